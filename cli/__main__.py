@@ -1,0 +1,5 @@
+import sys
+
+from interleaf.cli import main
+
+sys.exit(main())
