@@ -1,0 +1,376 @@
+"""DOM -> text and image nodes in reading order, keeping only the page's main content.
+
+One lxml parse, then cheap passes over the tree, all iterative (a 10,000-deep DOM cannot
+overflow the stack):
+
+1. clean: drop non-content elements (scripts, navigation, forms...) and hidden ones, in C
+   where lxml allows it;
+2. score: one post-order walk measures each block's text and link text and sums a score per
+   subtree: long, link-poor blocks count for their length, link lists and short scraps
+   against it. Elements whose class or id names boilerplate (share bars, related lists,
+   comments...) count against their ancestors. The best-scoring subtree is the article;
+3. emit: a walk of the article (plus image-only neighbours such as a lead figure) writes one
+   TextNode per block and an ImageNode per kept image, in DOM order. When no subtree stands
+   out (galleries, list pages) every link-poor paragraph of the page is kept instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from interleaf.schemas import ImageNode, Node, TextNode
+
+from .extract_images import judge_image
+
+
+@dataclass
+class ExtractConfig:
+    max_html_bytes: int = 5_000_000  # larger pages are dropped with reason "too_large", not parsed
+    min_paragraph_chars: int = 50  # a link-poor block this long counts as article text
+    max_link_density: float = 0.3  # link chars / chars above which a block is not article text
+    drop_link_density: float = 0.5  # emitted blocks above this link density are navigation
+    short_block_weight: float = 0.3  # score of a short link-poor block, per char, negative
+    boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
+    min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
+    max_figure_text_chars: int = 300  # a neighbour of the article with less text is image-only
+    min_text_chars: int = 1  # emitted text blocks shorter than this are dropped
+
+
+@dataclass
+class Extraction:
+    nodes: list[Node]
+    title: str
+    drop_reason: str | None  # None when kept; "too_large", "parse_error", "too_deep", "no_content", "opted_out"
+    detail: str = ""
+    dropped_images: list[tuple[str, str]] = field(default_factory=list)  # (image url, reason)
+    image_opt_out: bool = False  # <meta name="robots" content="noimageai">: images must not be used
+
+
+# Never content: removed with their subtree before anything is measured.
+_REMOVE_TAGS = (
+    "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
+    "nav", "aside", "footer", "header", "menu", "dialog", "button", "select", "input", "textarea", "label",
+    "link", "meta",
+)  # fmt: skip
+# Elements that start a new text block; everything else flows inline.
+_BLOCK_TAGS = frozenset(
+    "address article blockquote body center dd details dialog div dl dt fieldset figcaption figure form"
+    " h1 h2 h3 h4 h5 h6 hr html li main ol p pre section summary table tbody td tfoot th thead tr ul br"
+    " caption".split()
+)
+_HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
+_IMAGE_TAGS = ("img", "amp-img")
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+# A class or id token that names boilerplate, as a whole token or its first/last part:
+# "share-bar", "article__related", "comments" match; "post-share-enabled" does not.
+_BOILERPLATE_TOKEN = re.compile(
+    r"^(?:[a-z0-9]+[-_]+)?(share|sharing|social|related|recommended|recommendations|comments?|newsletter"
+    r"|subscribe|subscription|signup|cookies?|consent|promo|advert|advertisement|ads?|sponsored|sidebar"
+    r"|breadcrumbs?|popup|modal|banner|outbrain|taboola|navigation|nav|menu|footer|masthead|byline|tags"
+    r"|toolbar|paywall|disclaimer|author-bio|more-stories|read-more|most-popular|trending)(?:[-_]+[a-z0-9]+)?$"
+)
+_KEEP_TAGS = frozenset(("html", "body", "article", "main"))
+
+
+def extract(html: str, url: str, config: ExtractConfig = ExtractConfig()) -> Extraction:
+    """Main content of one decoded HTML page as nodes in reading order."""
+    # len() counts characters: a string longer than the limit is too many bytes, one a
+    # quarter of it cannot be (UTF-8 is at most 4 bytes a character); encode only in between.
+    size = len(html)
+    if size > config.max_html_bytes or (
+        size * 4 > config.max_html_bytes and len(html.encode("utf-8", "surrogatepass")) > config.max_html_bytes
+    ):
+        return Extraction([], "", "too_large", f"more than {config.max_html_bytes} bytes")
+    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, encoding="utf-8")
+    try:
+        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError) as e:
+        return Extraction([], "", "parse_error", str(e)[:200])
+    if root is None:
+        return Extraction([], "", "parse_error", "empty document")
+    if any(err.type_name == "ERR_RESOURCE_LIMIT" for err in parser.error_log):
+        # libxml2 stops at its nesting limit and silently loses the rest of the page.
+        return Extraction([], "", "too_deep", "nesting deeper than the parser's limit")
+    return extract_tree(root, url, config)
+
+
+def extract_tree(root: etree._Element, url: str, config: ExtractConfig = ExtractConfig()) -> Extraction:
+    """``extract`` on an already parsed tree (plain lxml elements); the tree is modified."""
+    head = root.find("head")
+    title, base, robots = _read_head(head) if head is not None else ("", None, set())
+    if "noai" in robots:
+        return Extraction([], title, "opted_out", "meta robots noai")
+    base_url = _resolve_base(url, base)
+    images = {img: judge_image(img, base_url) for img in root.iter(_IMAGE_TAGS)}
+    if head is not None:
+        root.remove(head)
+    _clean(root)
+    body = root.find("body")
+    if body is None:
+        body = root
+    scored = _score(body, config)
+    emitter = _Emitter(images, scored.skip, config)
+    if scored.best_score >= config.min_article_chars:
+        for segment in _article_segments(scored, config):
+            emitter.walk(segment)
+    else:
+        emitter.fallback = True
+        emitter.walk(body)
+    kept = emitter.emitted
+    dropped = [
+        (img_url, reason or "boilerplate") for img, (img_url, reason) in images.items() if img not in kept and img_url
+    ]
+    nodes = emitter.nodes
+    if not any(isinstance(n, TextNode) for n in nodes):
+        return Extraction([], title, "no_content", "no article text found", dropped, "noimageai" in robots)
+    return Extraction(nodes, title, None, "", dropped, "noimageai" in robots)
+
+
+def _read_head(head: etree._Element) -> tuple[str, str | None, set[str]]:
+    """(title, <base href>, meta robots directives)."""
+    title, base, robots = "", None, set()
+    for el in head.iter("title", "base", "meta"):
+        if el.tag == "title" and not title:
+            title = " ".join((el.text or "").split())
+        elif el.tag == "base" and base is None:
+            base = el.get("href")
+        elif el.tag == "meta" and (el.get("name") or "").strip().lower() == "robots":
+            robots.update(t for t in re.split(r"[\s,]+", (el.get("content") or "").lower()) if t)
+    return title, base, robots
+
+
+def _resolve_base(url: str, base: str | None) -> str:
+    from urllib.parse import urljoin
+
+    return urljoin(url, base.strip()) if base and base.strip() else url
+
+
+def _clean(root: etree._Element) -> None:
+    """Remove never-content and hidden elements, keeping the text that follows them."""
+    # A <form> wrapping the whole page (ASP.NET) holds the article; small forms are widgets.
+    for form in list(root.iter("form")):
+        if form.find(".//p") is None:
+            _drop(form)
+    etree.strip_elements(root, *_REMOVE_TAGS, with_tail=False)
+    for el in root.xpath("//*[@hidden or @aria-hidden='true' or @style]"):
+        if el.get("hidden") is not None or el.get("aria-hidden") == "true" or _HIDDEN_STYLE.search(el.get("style") or ""):
+            if el.tag not in ("html", "body"):
+                _drop(el)
+
+
+def _drop(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is not None:
+        # drop_tree semantics on a plain element: the tail stays in the document.
+        tail = el.tail
+        if tail:
+            prev = el.getprevious()
+            if prev is not None:
+                prev.tail = (prev.tail or "") + tail
+            else:
+                parent.text = (parent.text or "") + tail
+        parent.remove(el)
+
+
+def is_boilerplate_name(el: etree._Element) -> bool:
+    """Does the element's class or id name a boilerplate widget?"""
+    names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
+    return any(_BOILERPLATE_TOKEN.match(t) for t in names.split())
+
+
+@dataclass
+class _Scored:
+    best: etree._Element
+    best_score: float
+    stats: dict  # element -> (total chars, link chars) of its subtree
+    skip: set  # boilerplate-named elements: not emitted
+
+
+def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -> float:
+    if chars == 0:
+        return 0.0
+    density = link_chars / chars
+    if density > config.drop_link_density:
+        return -chars
+    if tag in _HEADINGS:
+        return 0.0
+    if chars >= config.min_paragraph_chars and density <= config.max_link_density:
+        return chars - 2 * link_chars
+    return -config.short_block_weight * chars
+
+
+def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
+    """Post-order walk: per subtree its text, link text and score; the best subtree wins."""
+    # Frame: [tag, inline chars, inline link chars, subtree score, total chars, total link chars]
+    stack: list[list] = []
+    stats: dict = {}
+    skip: set = set()
+    best, best_score = body, float("-inf")
+    boilerplate_factor = config.boilerplate_hint_weight
+    in_link = 0
+    for event, el in etree.iterwalk(body, events=("start", "end")):
+        if event == "start":
+            if el.tag == "a":
+                in_link += 1
+            text = el.text
+            n = len(text.strip()) if text else 0
+            stack.append([el.tag, n, n if in_link else 0, 0.0, 0, 0])
+            continue
+        tag, chars, links, score, total, total_links = stack.pop()
+        if tag == "a":
+            in_link -= 1
+        if tag in _BLOCK_TAGS:
+            score += _block_score(chars, links, tag, config)
+            total += chars
+            total_links += links
+            chars = links = 0
+        if el.get("class") or el.get("id"):
+            hinted = tag not in _KEEP_TAGS and is_boilerplate_name(el)
+        else:
+            hinted = False
+        candidate = score * boilerplate_factor if hinted else score
+        if candidate > best_score:
+            best, best_score = el, candidate
+        if hinted:
+            skip.add(el)
+            score = -(total + chars)
+        stats[el] = (total + chars, total_links + links)
+        if stack:
+            parent = stack[-1]
+            tail = el.tail
+            n = len(tail.strip()) if tail else 0
+            parent[1] += chars + n
+            parent[2] += links + (n if in_link else 0)
+            parent[3] += score
+            parent[4] += total
+            parent[5] += total_links
+    return _Scored(best, best_score, stats, skip)
+
+
+def _article_segments(scored: _Scored, config: ExtractConfig) -> list[etree._Element]:
+    """The article element plus image-only neighbours (a lead figure, a gallery) in DOM order.
+
+    Neighbours are the siblings of the article and of its parent that hold an image and little
+    text, so a hero image placed just outside the text container is kept.
+    """
+    best = scored.best
+    segments = [best]
+    node = best
+    for _ in range(2):
+        parent = node.getparent()
+        if parent is None:
+            break
+        before, after, seen = [], [], False
+        for sib in parent.iterchildren(tag=etree.Element):
+            if sib is node:
+                seen = True
+            elif _is_figure(sib, scored, config):
+                (after if seen else before).append(sib)
+        segments = before + segments + after
+        node = parent
+    return segments
+
+
+def _is_figure(el: etree._Element, scored: _Scored, config: ExtractConfig) -> bool:
+    if el in scored.skip or el.tag == "a":
+        return False
+    total, links = scored.stats.get(el, (0, 0))
+    if total > config.max_figure_text_chars or links > total / 2:
+        return False
+    return next(el.iter(_IMAGE_TAGS), None) is not None
+
+
+class _Emitter:
+    """Writes the nodes of one or more subtrees: a TextNode per block, images in place."""
+
+    def __init__(self, images: dict, skip: set, config: ExtractConfig) -> None:
+        self.images = images
+        self.skip = skip
+        self.config = config
+        self.fallback = False  # keep only blocks that read as article text on their own
+        self.nodes: list[Node] = []
+        self.emitted: set = set()
+        self.urls: set[str] = set()
+        self.parts: list = []  # str pieces and ImageNodes of the current block
+        self.chars = 0
+        self.link_chars = 0
+        self.in_link = 0
+
+    def add_text(self, text: str | None) -> None:
+        if text:
+            self.parts.append(text)
+            if self.in_link:
+                self.link_chars += len(text.strip())
+            self.chars += len(text.strip())
+
+    def add_image(self, img: etree._Element) -> None:
+        url, reason = self.images.get(img, ("", "no_src"))
+        if reason is None and url not in self.urls:
+            self.urls.add(url)
+            self.emitted.add(img)
+            self.parts.append((img, ImageNode(url=url, alt=" ".join((img.get("alt") or "").split()))))
+
+    def flush(self) -> None:
+        parts, chars, links = self.parts, self.chars, self.link_chars
+        self.parts, self.chars, self.link_chars = [], 0, 0
+        if not parts:
+            return
+        config = self.config
+        keep_text = chars >= config.min_text_chars and links <= config.drop_link_density * chars
+        if self.fallback:
+            keep_text = keep_text and chars >= config.min_paragraph_chars and links <= config.max_link_density * chars
+        # Images of a dropped link block (related-story thumbnails) go with it; an image-only
+        # block has no text to judge and is kept.
+        keep_images = keep_text or chars == 0
+        run: list[str] = []
+        for part in parts:
+            if isinstance(part, str):
+                run.append(part)
+                continue
+            img, node = part
+            if keep_text:
+                self._text(run)
+            run = []
+            if keep_images:
+                self.nodes.append(node)
+            else:
+                self.emitted.discard(img)
+        if keep_text:
+            self._text(run)
+
+    def _text(self, run: list[str]) -> None:
+        text = " ".join("".join(run).split())
+        if text:
+            self.nodes.append(TextNode(text))
+
+    def walk(self, top: etree._Element) -> None:
+        skip, block_tags = self.skip, _BLOCK_TAGS
+        walker = etree.iterwalk(top, events=("start", "end"))
+        for event, el in walker:
+            tag = el.tag
+            if event == "start":
+                if el in skip and el is not top:
+                    walker.skip_subtree()
+                    continue
+                if tag in block_tags:
+                    self.flush()
+                elif tag == "a":
+                    self.in_link += 1
+                elif tag in _IMAGE_TAGS:
+                    self.add_image(el)
+                self.add_text(el.text)
+                continue
+            if el in skip and el is not top:
+                # skip_subtree still reports the end event: keep the tail, which is not boilerplate.
+                self.add_text(el.tail)
+                continue
+            if tag in block_tags:
+                self.flush()
+            elif tag == "a":
+                self.in_link -= 1
+            if el is not top:
+                self.add_text(el.tail)
+        self.flush()
