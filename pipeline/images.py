@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import warnings
 from dataclasses import dataclass
 
 import imagehash
@@ -59,6 +60,10 @@ ORIENTATION = {
 }
 EXIF_ORIENTATION = 0x0112
 
+# Pillow warns from open() on images over its own pixel limit; ImageConfig.max_pixels (checked right
+# after open, before decoding) is the limit that counts, so the warning is only noise in worker logs.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+
 # What a broken file makes Pillow's decoders raise.
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error, Image.DecompressionBombError)
 
@@ -76,12 +81,13 @@ class ImageConfig:
     max_pixels: int = 64_000_000  # decompression-bomb limit, checked from the header
     max_bytes: int = 32 * 1024 * 1024
     single_color_tolerance: int = 4  # channel spread at or under this is "one colour"
-    formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO")
+    formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")  # Pillow open IDs; JPEG covers MPO
 
     def __post_init__(self) -> None:
         if self.format not in ENCODERS:
             raise ValueError(f"format must be one of {sorted(ENCODERS)}, not {self.format!r}")
-        Image.Resampling[self.resample.upper()]  # fails early on an unknown filter name
+        if self.resample.upper() not in Image.Resampling.__members__:
+            raise ValueError(f"unknown resample filter {self.resample!r}")
 
 
 @dataclass(frozen=True)
