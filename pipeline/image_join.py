@@ -1,0 +1,73 @@
+"""Joining documents with their images, as plain functions.
+
+Inside Beam the image bytes are joined to the documents by URL (each distinct URL is decoded and
+normalised once, however many pages use it), then regrouped by document id. A failed image
+removes its node with a reason, never the document.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from interleaf.schemas import Document, Dropped, ImageNode, StageResult
+
+from .images import ImageConfig, ImageRejected, NormalizedImage, normalize_image
+
+STAGE = "images"
+
+
+@dataclass(frozen=True)
+class ImageOutcome:
+    """What became of one image URL: its normalised image, or the reason it failed."""
+
+    image: NormalizedImage | None
+    reason: str = ""
+    detail: str = ""
+
+
+def image_refs(doc: Document) -> list[tuple[str, tuple[str, int]]]:
+    """(image url, (document id, node index)) for each image node."""
+    return [(n.url, (doc.id, i)) for i, n in enumerate(doc.nodes) if isinstance(n, ImageNode)]
+
+
+def pick_body(bodies: Iterable[bytes]) -> bytes | None:
+    """Of several stored copies of one URL, a deterministic one (crawls repeat records)."""
+    return min(bodies, key=lambda b: (-len(b), b), default=None)
+
+
+def normalize_outcome(data: bytes, config: ImageConfig) -> ImageOutcome:
+    try:
+        return ImageOutcome(normalize_image(data, config))
+    except ImageRejected as e:
+        return ImageOutcome(None, e.reason, e.detail)
+
+
+def attach_images(doc: Document, outcomes: dict[int, ImageOutcome]) -> StageResult:
+    """Fill each image node from its outcome, drop failed ones, name members in node order."""
+    nodes = []
+    drops: list[Dropped] = []
+    for i, node in enumerate(doc.nodes):
+        if not isinstance(node, ImageNode):
+            nodes.append(node)
+            continue
+        outcome = outcomes.get(i) or ImageOutcome(None, "missing", "no outcome for this node")
+        if outcome.image is None:
+            drops.append(Dropped(STAGE, outcome.reason, "image", doc.id, node.url, outcome.detail))
+            continue
+        img = outcome.image
+        member = f"{sum(isinstance(n, ImageNode) for n in nodes):03d}.{img.format}"
+        nodes.append(
+            ImageNode(
+                url=node.url,
+                alt=node.alt,
+                sha1=img.sha1,
+                phash=img.phash,
+                width=img.width,
+                height=img.height,
+                member=member,
+                data=img.data,
+            )
+        )
+    doc.nodes = nodes
+    return StageResult.kept(doc, drops)

@@ -1,0 +1,97 @@
+"""Input readers: WARC files and folders of HTML files, as plain generators.
+
+They yield ``Page`` (an HTML response) and ``WarcImage`` (an image response stored in the same
+WARC) records, and ``Dropped`` for records that are neither. The Beam transforms in
+``pipeline/read.py`` are thin wrappers around these.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import IO, Iterator, Union
+
+from warcio.archiveiterator import ArchiveIterator
+
+from interleaf.schemas import Dropped, Source
+
+STAGE = "read"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+
+
+class TruncatedWarc(IOError):
+    """The WARC ends inside a record (an interrupted download or copy)."""
+
+
+@dataclass
+class Page:
+    url: str
+    body: bytes
+    content_type: str | None
+    source: Source
+
+
+@dataclass
+class WarcImage:
+    url: str
+    body: bytes
+    content_type: str | None
+    source: Source
+
+
+Record = Union[Page, WarcImage, Dropped]
+
+
+def _mime(content_type: str | None) -> str:
+    return (content_type or "").split(";")[0].strip().lower()
+
+
+def iter_warc(stream: IO[bytes], path: str) -> Iterator[Record]:
+    """Read a WARC (gzip or plain, warcio detects which) and classify each record.
+
+    Only ``response`` and ``resource`` records carry pages or images; the others (request,
+    metadata, warcinfo...) are reported as dropped so the read stage's count stays exact.
+    A truncated file raises after the records before the damage were yielded.
+    """
+    records = ArchiveIterator(stream, arc2warc=True)
+    for record in records:
+        url = record.rec_headers.get_header("WARC-Target-URI") or ""
+        rtype = record.rec_type
+        if rtype not in ("response", "resource"):
+            yield Dropped(STAGE, f"warc_{rtype}", "document", url=url)
+            continue
+        body = record.content_stream().read()
+        if getattr(record.raw_stream, "limit", 0):
+            # warcio stops quietly at a cut-off file; the unread rest of the declared length says so.
+            raise TruncatedWarc(f"{path}: record {url!r} ends {record.raw_stream.limit} bytes early")
+        status = None
+        if rtype == "response" and record.http_headers is not None:
+            status = record.http_headers.get_statuscode()
+            content_type = record.http_headers.get_header("Content-Type")
+        else:
+            content_type = record.rec_headers.get_header("Content-Type")
+        if status is not None and status != "200":
+            yield Dropped(STAGE, "http_status", "document", url=url, detail=f"HTTP {status}")
+            continue
+        mime = _mime(content_type)
+        # warcio knows the record's offset only once its content has been read.
+        source = Source("warc", path, records.get_record_offset(), record.rec_headers.get_header("WARC-Date"))
+        if mime in HTML_TYPES:
+            yield Page(url, body, content_type, source)
+        elif mime.startswith("image/"):
+            yield WarcImage(url, body, content_type, source)
+        else:
+            yield Dropped(STAGE, "unsupported_type", "document", url=url, detail=mime or "no content type")
+
+
+def html_file_url(path: str, root: str, base_url: str | None) -> str:
+    """URL of an HTML file: base_url + its path below root, or a file:// URL."""
+    rel = posixpath.relpath(path, root) if root else posixpath.basename(path)
+    if base_url:
+        return base_url.rstrip("/") + "/" + rel
+    return "file://" + (path if path.startswith("/") else "/" + path)
+
+
+def read_html_file(stream: IO[bytes], path: str, url: str) -> Page:
+    return Page(url, stream.read(), None, Source("html", path))

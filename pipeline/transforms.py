@@ -1,0 +1,132 @@
+"""Composite Beam transforms of the pipeline's own stages; each wraps plain functions."""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+
+import apache_beam as beam
+
+from interleaf.schemas import Dropped, StageResult
+
+from .image_join import ImageOutcome, attach_images, image_refs, normalize_outcome, pick_body
+from .images import ImageConfig
+from .shards import ShardConfig, sample_size, shard_count, shard_of, write_shard
+from .stage import Counters, Stage
+
+
+class ResolveImageUrls(beam.DoFn):
+    """One image URL with its referencing nodes and stored bodies -> (doc id, (node index, outcome)).
+
+    Each distinct URL is normalised once. Counters (stage "image_records") account for the image
+    records read from the input: used, or dropped as unreferenced.
+    """
+
+    def __init__(self, config: ImageConfig) -> None:
+        self.config = config
+
+    def setup(self) -> None:
+        self.records = Counters("image_records")
+
+    def process(self, element):
+        url, grouped = element
+        refs = list(grouped["refs"])
+        bodies = list(grouped["bodies"])
+        if bodies:
+            self.records.inc("in", len(bodies))
+            if refs:
+                self.records.inc("kept")
+                if len(bodies) > 1:
+                    self.records.inc("dropped.duplicate_record", len(bodies) - 1)
+            else:
+                self.records.inc("dropped.unreferenced", len(bodies))
+        if not refs:
+            return
+        body = pick_body(bodies)
+        if body is None:
+            outcome = ImageOutcome(None, "not_in_input", "no stored copy and downloads are off")
+        else:
+            outcome = normalize_outcome(body, self.config)
+        for doc_id, index in refs:
+            yield doc_id, (index, outcome)
+
+
+def _attach_grouped(element) -> StageResult:
+    doc_id, grouped = element
+    docs = list(grouped["doc"])
+    if len(docs) != 1:
+        raise ValueError(f"{len(docs)} documents share id {doc_id}; URL dedupe must run before images")
+    return attach_images(docs[0], dict(grouped["images"]))
+
+
+class AttachImages(beam.PTransform):
+    """(documents, stored images) -> documents whose image nodes carry normalised bytes."""
+
+    def __init__(self, config: ImageConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def expand(self, pcolls):
+        docs, stored = pcolls
+        refs = docs | "Refs" >> beam.FlatMap(image_refs)
+        bodies = stored | "Bodies" >> beam.Map(lambda im: (im.url, im.body))
+        outcomes = (
+            {"refs": refs, "bodies": bodies}
+            | "ByUrl" >> beam.CoGroupByKey()
+            | "Resolve" >> beam.ParDo(ResolveImageUrls(self.config))
+        )
+        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
+        return (
+            {"doc": keyed, "images": outcomes}
+            | "ByDoc" >> beam.CoGroupByKey()
+            | "Attach" >> Stage("images", _attach_grouped)
+        )
+
+
+class WriteShards(beam.PTransform):
+    """Documents -> ShardInfo per shard written under OUT/shards (see pipeline/shards.py)."""
+
+    def __init__(self, out_dir: str, config: ShardConfig) -> None:
+        super().__init__()
+        self.out_dir = out_dir
+        self.config = config
+
+    def expand(self, docs):
+        config = self.config
+        totals = (
+            docs
+            | "Size" >> beam.Map(lambda d: (1, sample_size(d)))
+            | "Total" >> beam.CombineGlobally(lambda pairs: tuple(map(sum, zip(*pairs))) or (0, 0))
+            | "Count" >> beam.MapTuple(lambda n_docs, n_bytes: shard_count(n_docs, n_bytes, config))
+        )
+        n_shards = beam.pvalue.AsSingleton(totals)
+        out_dir = self.out_dir
+        return (
+            docs
+            | "Assign" >> beam.Map(lambda d, n: (shard_of(d.id, n), d), n_shards)
+            | "Group" >> beam.GroupByKey()
+            | "Write" >> beam.MapTuple(lambda index, group: write_shard(out_dir, index, group))
+        )
+
+
+def keep_sample(record: Dropped, rate: float) -> bool:
+    """Deterministic sampling of diagnostic records by their document id."""
+    if rate >= 1.0:
+        return True
+    key = (record.doc_id + record.url).encode()
+    return int(hashlib.sha1(key).hexdigest()[:8], 16) / 0xFFFFFFFF < rate
+
+
+class WriteJsonl(beam.PTransform):
+    """Records with a to_json() method -> OUT/<name>/<name>-SSSSS-of-NNNNN.jsonl."""
+
+    def __init__(self, out_dir: str, name: str) -> None:
+        super().__init__()
+        self.prefix = posixpath.join(out_dir, name, name)
+
+    def expand(self, records):
+        return (
+            records
+            | "Json" >> beam.Map(lambda r: r.to_json())
+            | "Write" >> beam.io.WriteToText(self.prefix, file_name_suffix=".jsonl")
+        )
