@@ -16,6 +16,7 @@ overflow the stack):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -23,7 +24,7 @@ from lxml import etree
 
 from interleaf.schemas import ImageNode, Node, TextNode
 
-from .extract_images import judge_image
+from .extract_images import image_url, judge_image
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ExtractConfig:
     min_paragraph_chars: int = 50  # a link-poor block this long counts as article text
     max_link_density: float = 0.3  # link chars / chars above which a block is not article text
     drop_link_density: float = 0.5  # emitted blocks above this link density are navigation
+    link_block_weight: float = 1.0  # score per char of a navigation block, negative
     short_block_weight: float = 0.3  # score of a short link-poor block, per char, negative
     boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
     min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
@@ -64,13 +66,17 @@ _BLOCK_TAGS = frozenset(
 _HEADINGS = frozenset(("h1", "h2", "h3", "h4", "h5", "h6"))
 _IMAGE_TAGS = ("img", "amp-img")
 _HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
-# A class or id token that names boilerplate, as a whole token or its first/last part:
-# "share-bar", "article__related", "comments" match; "post-share-enabled" does not.
+# A class or id token that names boilerplate: the word alone, after one prefix part, or
+# before a widget-ish suffix: "share-bar", "article__related", "comments" match;
+# "post-share-enabled", "modal-enabled" and "has-comments" do not.
 _BOILERPLATE_TOKEN = re.compile(
-    r"^(?:[a-z0-9]+[-_]+)?(share|sharing|social|related|recommended|recommendations|comments?|newsletter"
-    r"|subscribe|subscription|signup|cookies?|consent|promo|advert|advertisement|ads?|sponsored|sidebar"
-    r"|breadcrumbs?|popup|modal|banner|outbrain|taboola|navigation|nav|menu|footer|masthead|byline|tags"
-    r"|toolbar|paywall|disclaimer|author-bio|more-stories|read-more|most-popular|trending)(?:[-_]+[a-z0-9]+)?$"
+    r"^(?:(?!has|no|with|is|show|enable)[a-z0-9]+[-_]+)?"
+    r"(share|sharing|social|related|recommended|recommendations|comments?|newsletter|subscribe|subscription"
+    r"|signup|cookies?|consent|promo|advert|advertisement|ads?|sponsored|sidebar|breadcrumbs?|popup|modal|banner"
+    r"|outbrain|taboola|navigation|nav|menu|footer|masthead|byline|tags|toolbar|paywall|disclaimer|author-bio"
+    r"|more-stories|read-more|most-popular|trending)"
+    r"(?:[-_]+(?:bar|box|buttons?|links?|list|container|wrapper|wrap|widget|section|area|block|module|tools"
+    r"|icons|panel|items?|content|posts|articles|stories|top|bottom))?$"
 )
 _KEEP_TAGS = frozenset(("html", "body", "article", "main"))
 
@@ -104,7 +110,7 @@ def extract_tree(root: etree._Element, url: str, config: ExtractConfig = Extract
     if "noai" in robots:
         return Extraction([], title, "opted_out", "meta robots noai")
     base_url = _resolve_base(url, base)
-    images = {img: judge_image(img, base_url) for img in root.iter(_IMAGE_TAGS)}
+    images = list(root.iter(_IMAGE_TAGS))  # before cleaning, so removed images are reported too
     if head is not None:
         root.remove(head)
     _clean(root)
@@ -112,17 +118,20 @@ def extract_tree(root: etree._Element, url: str, config: ExtractConfig = Extract
     if body is None:
         body = root
     scored = _score(body, config)
-    emitter = _Emitter(images, scored.skip, config)
+    emitter = _Emitter(base_url, scored.skip, config)
     if scored.best_score >= config.min_article_chars:
         for segment in _article_segments(scored, config):
             emitter.walk(segment)
     else:
         emitter.fallback = True
         emitter.walk(body)
-    kept = emitter.emitted
-    dropped = [
-        (img_url, reason or "boilerplate") for img, (img_url, reason) in images.items() if img not in kept and img_url
-    ]
+    dropped = emitter.rejected
+    for img in images:
+        if img not in emitter.judged:
+            # Outside the article: not worth judging, only named for the record.
+            url = image_url(img, base_url)
+            if url:
+                dropped.append((url, "boilerplate"))
     nodes = emitter.nodes
     if not any(isinstance(n, TextNode) for n in nodes):
         return Extraction([], title, "no_content", "no article text found", dropped, "noimageai" in robots)
@@ -175,10 +184,10 @@ def _drop(el: etree._Element) -> None:
         parent.remove(el)
 
 
-def is_boilerplate_name(el: etree._Element) -> bool:
-    """Does the element's class or id name a boilerplate widget?"""
-    names = f"{el.get('class') or ''} {el.get('id') or ''}".lower()
-    return any(_BOILERPLATE_TOKEN.match(t) for t in names.split())
+@functools.lru_cache(maxsize=65536)
+def is_boilerplate_name(names: str) -> bool:
+    """Does a class or id attribute value name a boilerplate widget? (Values repeat: cached.)"""
+    return any(_BOILERPLATE_TOKEN.match(t) for t in names.lower().split())
 
 
 @dataclass
@@ -194,7 +203,7 @@ def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -
         return 0.0
     density = link_chars / chars
     if density > config.drop_link_density:
-        return -chars
+        return -config.link_block_weight * chars
     if tag in _HEADINGS:
         return 0.0
     if chars >= config.min_paragraph_chars and density <= config.max_link_density:
@@ -204,22 +213,30 @@ def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -
 
 def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     """Post-order walk: per subtree its text, link text and score; the best subtree wins."""
-    # Frame: [tag, inline chars, inline link chars, subtree score, total chars, total link chars]
+    # Frame: [boilerplate-named, inline chars, inline link chars, subtree score, total chars, total link chars]
     stack: list[list] = []
     stats: dict = {}
     skip: set = set()
     best, best_score = body, float("-inf")
     boilerplate_factor = config.boilerplate_hint_weight
     in_link = 0
+    in_hinted = 0  # open boilerplate-named ancestors: nothing inside them is the article
     for event, el in etree.iterwalk(body, events=("start", "end")):
+        tag = el.tag
         if event == "start":
-            if el.tag == "a":
+            if tag == "a":
                 in_link += 1
+            cls, ident = el.get("class"), el.get("id")
+            hinted = (
+                (cls and is_boilerplate_name(cls)) or (ident and is_boilerplate_name(ident))
+            ) and tag not in _KEEP_TAGS
+            if hinted:
+                in_hinted += 1
             text = el.text
             n = len(text.strip()) if text else 0
-            stack.append([el.tag, n, n if in_link else 0, 0.0, 0, 0])
+            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0])
             continue
-        tag, chars, links, score, total, total_links = stack.pop()
+        hinted, chars, links, score, total, total_links = stack.pop()
         if tag == "a":
             in_link -= 1
         if tag in _BLOCK_TAGS:
@@ -227,14 +244,11 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
             total += chars
             total_links += links
             chars = links = 0
-        if el.get("class") or el.get("id"):
-            hinted = tag not in _KEEP_TAGS and is_boilerplate_name(el)
-        else:
-            hinted = False
-        candidate = score * boilerplate_factor if hinted else score
+        candidate = score * boilerplate_factor if in_hinted else score
         if candidate > best_score:
             best, best_score = el, candidate
         if hinted:
+            in_hinted -= 1
             skip.add(el)
             score = -(total + chars)
         stats[el] = (total + chars, total_links + links)
@@ -286,13 +300,14 @@ def _is_figure(el: etree._Element, scored: _Scored, config: ExtractConfig) -> bo
 class _Emitter:
     """Writes the nodes of one or more subtrees: a TextNode per block, images in place."""
 
-    def __init__(self, images: dict, skip: set, config: ExtractConfig) -> None:
-        self.images = images
+    def __init__(self, base_url: str, skip: set, config: ExtractConfig) -> None:
+        self.base_url = base_url
         self.skip = skip
         self.config = config
         self.fallback = False  # keep only blocks that read as article text on their own
         self.nodes: list[Node] = []
-        self.emitted: set = set()
+        self.judged: set = set()  # images met in the article, kept or rejected
+        self.rejected: list[tuple[str, str]] = []
         self.urls: set[str] = set()
         self.parts: list = []  # str pieces and ImageNodes of the current block
         self.chars = 0
@@ -307,11 +322,15 @@ class _Emitter:
             self.chars += len(text.strip())
 
     def add_image(self, img: etree._Element) -> None:
-        url, reason = self.images.get(img, ("", "no_src"))
-        if reason is None and url not in self.urls:
-            self.urls.add(url)
-            self.emitted.add(img)
-            self.parts.append((img, ImageNode(url=url, alt=" ".join((img.get("alt") or "").split()))))
+        self.judged.add(img)
+        url, reason = judge_image(img, self.base_url)
+        if reason is None and url in self.urls:
+            reason = "duplicate"
+        if reason is not None:
+            self.rejected.append((url, reason))
+            return
+        self.urls.add(url)
+        self.parts.append((url, ImageNode(url=url, alt=" ".join((img.get("alt") or "").split()))))
 
     def flush(self) -> None:
         parts, chars, links = self.parts, self.chars, self.link_chars
@@ -330,20 +349,21 @@ class _Emitter:
             if isinstance(part, str):
                 run.append(part)
                 continue
-            img, node = part
+            url, node = part
             if keep_text:
                 self._text(run)
             run = []
             if keep_images:
                 self.nodes.append(node)
             else:
-                self.emitted.discard(img)
+                self.rejected.append((url, "boilerplate"))
         if keep_text:
             self._text(run)
 
     def _text(self, run: list[str]) -> None:
         text = " ".join("".join(run).split())
-        if text:
+        # Escaped markup shown as text (a tracking <img> in a text template) is not prose.
+        if text and not (text[0] == "<" and text[-1] == ">"):
             self.nodes.append(TextNode(text))
 
     def walk(self, top: etree._Element) -> None:

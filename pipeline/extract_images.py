@@ -108,6 +108,12 @@ def raw_image_url(img) -> str:
     return src
 
 
+def image_url(img, base_url: str) -> str:
+    """The absolute URL of an <img> (its src, or a lazy-load attribute), without judging it."""
+    raw = next((v for v in (img.get(a) for a in LAZY_SRC_ATTRS + ("src",)) if v and not v.startswith("data:")), "")
+    return urljoin(base_url, raw.strip()) if raw.strip() else ""
+
+
 def judge_image(img, base_url: str) -> tuple[str, str | None]:
     """(absolute URL, rejection reason or None) for one <img> element."""
     raw = raw_image_url(img)
