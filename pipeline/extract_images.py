@@ -86,9 +86,13 @@ def raw_image_url(img) -> str:
     get = img.get
     best: tuple[str, float] | None = None
     sets = [get(a) for a in LAZY_SRCSET_ATTRS + ("srcset",)]
-    parent = img.getparent()
-    if parent is not None and parent.tag == "picture":
-        for source in parent.iterchildren("source"):
+    # libxml2 does not know <source> is empty and nests what follows inside it, so the
+    # <picture> may be the parent or an ancestor a few <source> levels up.
+    picture = img.getparent()
+    while picture is not None and picture.tag == "source":
+        picture = picture.getparent()
+    if picture is not None and picture.tag == "picture":
+        for source in picture.iter("source"):
             if "svg" not in (source.get("type") or ""):
                 sets.append(source.get("data-srcset") or source.get("srcset"))
     for srcset in sets:
