@@ -71,12 +71,18 @@ def _read_shard_infos(out_dir: str) -> list[ShardInfo]:
     return infos
 
 
+def _delete_tree(path: str) -> None:
+    matched = FileSystems.match([posixpath.join(path, "**")])[0].metadata_list
+    if matched:
+        FileSystems.delete([m.path for m in matched])
+    if FileSystems.exists(path):  # a local folder; object stores have no empty folders left
+        FileSystems.delete([path])
+
+
 def clear_outputs(out_dir: str) -> None:
     """Remove a previous run's outputs so a rerun cannot mix old and new shards."""
     for sub in ("shards", "documents", "dropped", "errors", "_work"):
-        matched = FileSystems.match([posixpath.join(out_dir, sub, "*")])[0].metadata_list
-        if matched:
-            FileSystems.delete([m.path for m in matched])
+        _delete_tree(posixpath.join(out_dir, sub))
 
 
 def run(inputs: list[str], out_dir: str, config: RunConfig, beam_args: list[str] | None = None) -> RunResult:
@@ -98,5 +104,5 @@ def run(inputs: list[str], out_dir: str, config: RunConfig, beam_args: list[str]
         shards=_read_shard_infos(out_dir),
     )
     write_json(manifest_path(out_dir), manifest)
-    FileSystems.delete([m.path for m in FileSystems.match([posixpath.join(out_dir, "_work", "*")])[0].metadata_list])
+    _delete_tree(posixpath.join(out_dir, "_work"))
     return RunResult(manifest, out_dir)

@@ -222,7 +222,8 @@ def figure_html(src: str, alt: str, caption: str, style: str, width: int, height
         img = (f'<img src="{small}" srcset="{small} 480w, {src} {width}w" sizes="100vw" '
                f'alt="{escape(alt)}">')
     elif style == "picture":
-        img = (f'<picture><source type="image/jpeg" srcset="{src}"><img src="{src.replace(".jpg", "-fallback.jpg")}" '
+        # As sites do: a modern-format source, and the JPEG <img> every browser (and Pillow) can use.
+        img = (f'<picture><source type="image/avif" srcset="{src.replace(".jpg", ".avif")}"><img src="{src}" '
                f'alt="{escape(alt)}"></picture>')
     else:
         img = f'<img src="{src}" alt="{escape(alt)}" width="{width}" height="{height}">'
@@ -286,7 +287,7 @@ def build(out_path: str, seed: int = 7) -> Corpus:
             corpus.page(url + "?utm_source=newsletter", html, when=datetime(2024, 4, 1, tzinfo=timezone.utc))
         corpus.page(url, html)
         for src, data in images:
-            # srcset / picture styles reference -small / -fallback variants; the full-size URL is stored.
+            # The srcset style also names a -small variant; the crawl stored the full-size one.
             fmt = "image/png" if src.endswith(".png") else "image/jpeg"
             corpus.image(src if src.startswith("http") else SITE + src, data, fmt)
 
