@@ -40,6 +40,9 @@ def interleave(doc: Document, present: Sequence[bool], tok: InterleafTokenizer) 
         elif isinstance(node, TextNode) and node.text.strip():
             segments[-1].append(node.text.strip())
     encoded = tok.encode_batch(["\n\n".join(s) for s in segments])
+    # A page may contain the literal text "<image>": it must not become an image token.
+    special = set(tok.special_ids.values())
+    encoded = [[t for t in seg if t not in special] for seg in encoded]
     ids = list(encoded[0])
     for seg in encoded[1:]:
         ids += [tok.image_id, *seg, tok.eoc_id]
@@ -47,14 +50,16 @@ def interleave(doc: Document, present: Sequence[bool], tok: InterleafTokenizer) 
     return ids, images
 
 
-def choose_start(ids: Sequence[int], image_id: int, width: int, rng: random.Random) -> int:
-    """Start of a ``width``-token window: a random image whose window fits whole; failing that the
-    last full window (it holds the last images); a random position in a document without images."""
+def choose_start(ids: Sequence[int], image_id: int, width: int, max_images: int, rng: random.Random) -> int:
+    """Start of a ``width``-token window: a random image from which the window fills whole (counting
+    the ``<image>`` tokens past ``max_images`` that ``cut_window`` removes); failing that the last
+    full window (it holds the last images); a random position in a document without images."""
     excess = len(ids) - width
     if excess <= 0:
         return 0
     positions = [p for p, t in enumerate(ids) if t == image_id]
-    fitting = [p for p in positions if p <= excess]
+    removed = [max(0, len(positions) - j - max_images) for j in range(len(positions))]
+    fitting = [p for p, r in zip(positions, removed) if len(ids) - p - r >= width]
     if fitting:
         return rng.choice(fitting)
     return excess if positions else rng.randint(0, excess)
@@ -113,8 +118,9 @@ def next_token_labels(input_ids: torch.Tensor, image_id: int) -> torch.Tensor:
 
 def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.Image | None],
                  tok: InterleafTokenizer, config: LoaderConfig, rng: random.Random) -> dict[str, Any]:
-    """One sample: ``input_ids``, ``labels``, ``phi`` (int64 [L]), ``pixels`` (float32 [n, F, 3, S, S])
-    and ``skipped``, a Counter of images left out (``image_missing``: no bytes in the sample;
+    """One sample: ``input_ids``, ``labels``, ``phi`` (int64 [L]), ``pixels`` (float32 [n, F, 3, S, S]),
+    ``image_index`` (the index in ``doc.images`` of each kept image), ``next_image`` (whether the
+    sample drew p_next) and ``skipped``, a Counter of images left out (``image_missing``: no bytes in the sample;
     ``image_undecodable``: the bytes do not decode). ``images`` is aligned with ``doc.images``."""
     if isinstance(doc, dict):
         doc = Document.from_dict(doc)
@@ -127,7 +133,7 @@ def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.
     decoded: dict[int, torch.Tensor] = {}
     while True:  # an image that fails to decode is removed and the window chosen again
         ids, refs = interleave(doc, present, tok)
-        start = choose_start(ids, tok.image_id, config.max_tokens - 1, rng)
+        start = choose_start(ids, tok.image_id, config.max_tokens - 1, config.max_images, rng)
         window, kept = cut_window(ids, refs, start, config.max_tokens - 1, tok.image_id, config.max_images)
         failed = [i for i in kept if i not in decoded and not _decode_into(decoded, i, images[i], config)]
         if not failed:
@@ -144,6 +150,8 @@ def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.
         "labels": next_token_labels(input_ids, tok.image_id),
         "phi": compute_phi(input_ids, tok.image_id, next_image),
         "pixels": pixels,
+        "image_index": kept,
+        "next_image": next_image,
         "skipped": +skipped,
     }
 

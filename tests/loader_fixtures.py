@@ -6,9 +6,11 @@ import io
 import random
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from webdataset import TarWriter
 
+from interleaf.loaders import InterleafTokenizer, load_tokenizer, train_tokenizer
 from interleaf.schemas import Document, ImageNode, Source, TextNode, document_id
 
 WORDS = ("flamingo pink water bird lake stands one leg red blue green square circle triangle "
@@ -62,3 +64,15 @@ def write_shards(root: Path, n_shards: int, docs_per_shard: int, seed: int = 0, 
 def corpus_texts(n: int = 300, seed: int = 1) -> list[str]:
     rng = random.Random(seed)
     return [" ".join(rng.choices(WORDS, k=20)) for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def tokenizer_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    train_tokenizer(corpus_texts(), vocab_size=400, out_path=path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tokenizer(tokenizer_path) -> InterleafTokenizer:
+    return load_tokenizer(tokenizer_path)
