@@ -8,7 +8,7 @@ unicast, and connects to the address it checked (never re-resolving, so DNS rebi
 
 Host spellings are read the way the C resolver reads them (``inet_aton``: decimal, octal, hex and
 shortened dotted forms), so we see the address the connection would really reach. IPv6 addresses
-that embed an IPv4 one (mapped, 6to4, Teredo, NAT64) are checked for both.
+that embed an IPv4 one are judged by it (mapped, NAT64) or by both (6to4, Teredo).
 """
 
 from __future__ import annotations
@@ -48,18 +48,20 @@ def literal_address(host: str) -> IPAddress | None:
     return None
 
 
-def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
+def effective_addresses(ip: IPAddress) -> list[IPAddress]:
+    """The addresses a connection to ``ip`` really reaches: an IPv4-mapped or NAT64 address is its
+    IPv4 address; a 6to4 or Teredo address is both itself and the IPv4 address inside it."""
     if ip.version == 4:
-        return None
+        return [ip]
     if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]  # the client address
+        return [ip.ipv4_mapped]
     if ip in NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    if ip.sixtofour is not None:
+        return [ip, ip.sixtofour]
+    if ip.teredo is not None:
+        return [ip, ip.teredo[1]]  # the client address
+    return [ip]
 
 
 def _is_public(ip: IPAddress) -> bool:
@@ -68,10 +70,9 @@ def _is_public(ip: IPAddress) -> bool:
 
 def address_allowed(ip: IPAddress, allow_networks: Iterable[ipaddress._BaseNetwork] = ()) -> bool:
     """Public unicast, or inside a network the caller explicitly allows (tests: 127.0.0.0/8)."""
-    inner = embedded_ipv4(ip)
-    candidates = [ip] if inner is None else [ip, inner]
+    candidates = effective_addresses(ip)
     allow = list(allow_networks)
-    if any(c.version == n.version and c in n for c in candidates for n in allow):
+    if all(any(c.version == n.version and c in n for n in allow) for c in candidates):
         return True
     return all(_is_public(c) for c in candidates)
 
