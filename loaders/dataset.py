@@ -38,6 +38,9 @@ def resolve_rank(config: LoaderConfig) -> tuple[int, int]:
 
 def shuffle_buffer(samples: Iterator[Any], size: int, rng: random.Random) -> Iterator[Any]:
     """webdataset-style shuffle: hold ``size`` samples, emit a random one as each new one arrives."""
+    if size <= 1:
+        yield from samples
+        return
     buffer: list[Any] = []
     for sample in samples:
         if len(buffer) < size:
@@ -69,6 +72,7 @@ class InterleafDataset(IterableDataset):
         self.rank, self.world_size = resolve_rank(config)
         self.epoch = 0
         self.resume: dict[int, tuple[int, dict[str, int]]] = {}  # stream -> (consumed, counters)
+        self.worker_offset = 0  # DataLoader worker i runs stream i + offset (see InterleafLoader)
 
     def stream_shards(self, g: int, total: int) -> tuple[list[str], bool]:
         """This stream's shards and whether it must also split them by sample."""
@@ -90,7 +94,7 @@ class InterleafDataset(IterableDataset):
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         info = get_worker_info()
-        workers, worker = (info.num_workers, info.id) if info else (1, 0)
+        workers, worker = (info.num_workers, (info.id + self.worker_offset) % info.num_workers) if info else (1, 0)
         g, total = self.rank * workers + worker, self.world_size * workers
         consumed, counters = self.resume.get(g, (0, {}))
         stats: Counter[str] = Counter()
@@ -151,6 +155,7 @@ class InterleafLoader:
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
         self.epoch = 0
+        self.batches = 0  # consumed this epoch
         self.consumed: dict[int, int] = {}
         self.counters: dict[int, dict[str, int]] = {}
         self.totals: Counter[str] = Counter()  # skip counters of completed epochs
@@ -158,15 +163,20 @@ class InterleafLoader:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.dataset.epoch = self.epoch
         self.dataset.resume = {g: (n, self.counters.get(g, {})) for g, n in self.consumed.items()}
+        # The DataLoader asks its workers for batches in turn, from worker 0: rotating which stream
+        # each worker runs makes a resumed epoch continue in the very order it had (exactly so
+        # while no worker has run dry; the same samples in any case).
+        self.dataset.worker_offset = self.batches % max(1, self.num_workers)
         loader = DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers,
                             pin_memory=self.pin_memory, prefetch_factor=self.prefetch_factor)
         for batch in loader:
             g, n, counters = batch.pop(STATE_KEY)
             self.consumed[g], self.counters[g] = int(n), counters
+            self.batches += 1
             yield batch
         self.totals.update(self.epoch_stats())
         self.epoch += 1
-        self.consumed, self.counters = {}, {}
+        self.batches, self.consumed, self.counters = 0, {}, {}
 
     def epoch_stats(self) -> Counter[str]:
         """Shards, samples and images skipped so far this epoch, by reason."""
@@ -177,7 +187,7 @@ class InterleafLoader:
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "num_workers": self.num_workers, "world_size": self.dataset.world_size,
-                "seed": self.dataset.config.seed, "consumed": dict(self.consumed),
+                "seed": self.dataset.config.seed, "batches": self.batches, "consumed": dict(self.consumed),
                 "counters": dict(self.counters), "totals": dict(self.totals)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -185,7 +195,7 @@ class InterleafLoader:
         saved = (max(1, state["num_workers"]), state["world_size"], state["seed"])
         if mine != saved:
             raise ValueError(f"resume needs the same (workers, world size, seed): saved {saved}, now {mine}")
-        self.epoch = state["epoch"]
+        self.epoch, self.batches = state["epoch"], state["batches"]
         self.consumed = {int(g): n for g, n in state["consumed"].items()}
         self.counters = {int(g): dict(c) for g, c in state["counters"].items()}
         self.totals = Counter(state["totals"])
