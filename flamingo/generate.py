@@ -75,9 +75,9 @@ def encode_prompt(tok, items: Sequence[PromptItem], image_size: int, mean: Seque
 
 
 def generate(model: Flamingo, tok, items: Sequence[PromptItem], image_size: int, mean: Sequence[float],
-             std: Sequence[float], max_new_tokens: int = 32) -> str:
+             std: Sequence[float], max_new_tokens: int = 32, frames: int = 1) -> str:
     """Greedy continuation of an interleaved prompt, up to <|endofchunk|> or EOS, as text."""
     device = next(model.parameters()).device
-    batch = {k: v.to(device) for k, v in encode_prompt(tok, items, image_size, mean, std).items()}
+    batch = {k: v.to(device) for k, v in encode_prompt(tok, items, image_size, mean, std, frames).items()}
     new = greedy_decode(model, **batch, max_new_tokens=max_new_tokens, stop_ids=(tok.eoc_id, tok.eos_id))
     return tok.decode(new, skip_special_tokens=True).strip()

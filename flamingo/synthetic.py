@@ -56,7 +56,7 @@ def draw(scene: Scene, size: int, rng: random.Random) -> Image.Image:
     d = ImageDraw.Draw(img)
     cell = size // 2  # up to 3 shapes, one per quadrant: they never overlap
     for q in rng.sample(range(4), scene.count):
-        r = rng.randint(cell // 4 + 1, cell // 2 - 1)
+        r = rng.randint(cell // 3, cell // 2 - 1)
         cx = (q % 2) * cell + rng.randint(r, cell - r - 1)
         cy = (q // 2) * cell + rng.randint(r, cell - r - 1)
         colour = tuple(min(255, max(0, c + rng.randint(-25, 25))) for c in COLOURS[scene.colour])
