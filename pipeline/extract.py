@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 from lxml import etree
 
@@ -31,11 +32,13 @@ from .extract_images import image_url, judge_image
 class ExtractConfig:
     max_html_bytes: int = 5_000_000  # larger pages are dropped with reason "too_large", not parsed
     min_paragraph_chars: int = 50  # a link-poor block this long counts as article text
-    max_link_density: float = 0.3  # link chars / chars above which a block is not article text
+    max_link_density: float = 0.3  # fallback mode: link chars / chars above which a block is not text
     drop_link_density: float = 0.5  # emitted blocks above this link density are navigation
     link_block_weight: float = 1.0  # score per char of a navigation block, negative
     short_block_weight: float = 0.3  # score of a short link-poor block, per char, negative
     boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
+    sibling_paragraph_bonus: float = 0.5  # share of its child paragraphs' score added to a container
+    narrow_share: float = 0.8  # a child with this share of the best subtree's score replaces it
     min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
     max_figure_text_chars: int = 300  # a neighbour of the article with less text is image-only
     min_text_chars: int = 1  # emitted text blocks shorter than this are dropped
@@ -52,11 +55,11 @@ class Extraction:
 
 
 # Never content: removed with their subtree before anything is measured.
-_REMOVE_TAGS = (
+_REMOVE_TAGS = frozenset((
     "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
     "nav", "aside", "footer", "header", "menu", "dialog", "button", "select", "input", "textarea", "label",
     "link", "meta",
-)  # fmt: skip
+))  # fmt: skip
 # Elements that start a new text block; everything else flows inline.
 _BLOCK_TAGS = frozenset(
     "address article blockquote body center dd details dialog div dl dt fieldset figcaption figure form"
@@ -104,19 +107,16 @@ def extract(html: str, url: str, config: ExtractConfig = ExtractConfig()) -> Ext
 
 
 def extract_tree(root: etree._Element, url: str, config: ExtractConfig = ExtractConfig()) -> Extraction:
-    """``extract`` on an already parsed tree (plain lxml elements); the tree is modified."""
+    """``extract`` on an already parsed tree (plain lxml elements); the tree is not modified."""
     head = root.find("head")
     title, base, robots = _read_head(head) if head is not None else ("", None, set())
     if "noai" in robots:
         return Extraction([], title, "opted_out", "meta robots noai")
     base_url = _resolve_base(url, base)
-    images = list(root.iter(_IMAGE_TAGS))  # before cleaning, so removed images are reported too
-    if head is not None:
-        root.remove(head)
-    _clean(root)
     body = root.find("body")
     if body is None:
         body = root
+    images = list(body.iter(_IMAGE_TAGS))
     scored = _score(body, config)
     emitter = _Emitter(base_url, scored.skip, config)
     if scored.best_score >= config.min_article_chars:
@@ -152,36 +152,24 @@ def _read_head(head: etree._Element) -> tuple[str, str | None, set[str]]:
 
 
 def _resolve_base(url: str, base: str | None) -> str:
-    from urllib.parse import urljoin
-
     return urljoin(url, base.strip()) if base and base.strip() else url
 
 
-def _clean(root: etree._Element) -> None:
-    """Remove never-content and hidden elements, keeping the text that follows them."""
+def _is_removed(el: etree._Element, tag: str) -> bool:
+    """Never content: a non-content tag, a hidden element, or a widget form.
+
+    Nothing is deleted from the tree (removing subtrees costs lxml a walk of each one): the
+    walks skip these subtrees and keep their tails.
+    """
+    if tag in _REMOVE_TAGS:
+        return True
+    style = el.get("style")
+    if style and ("none" in style or "hidden" in style) and _HIDDEN_STYLE.search(style):
+        return True
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
     # A <form> wrapping the whole page (ASP.NET) holds the article; small forms are widgets.
-    for form in list(root.iter("form")):
-        if form.find(".//p") is None:
-            _drop(form)
-    etree.strip_elements(root, *_REMOVE_TAGS, with_tail=False)
-    for el in root.xpath("//*[@hidden or @aria-hidden='true' or @style]"):
-        if el.get("hidden") is not None or el.get("aria-hidden") == "true" or _HIDDEN_STYLE.search(el.get("style") or ""):
-            if el.tag not in ("html", "body"):
-                _drop(el)
-
-
-def _drop(el: etree._Element) -> None:
-    parent = el.getparent()
-    if parent is not None:
-        # drop_tree semantics on a plain element: the tail stays in the document.
-        tail = el.tail
-        if tail:
-            prev = el.getprevious()
-            if prev is not None:
-                prev.tail = (prev.tail or "") + tail
-            else:
-                parent.text = (parent.text or "") + tail
-        parent.remove(el)
+    return tag == "form" and el.find(".//p") is None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -194,8 +182,8 @@ def is_boilerplate_name(names: str) -> bool:
 class _Scored:
     best: etree._Element
     best_score: float
-    stats: dict  # element -> (total chars, link chars) of its subtree
-    skip: set  # boilerplate-named elements: not emitted
+    stats: dict  # element -> (total chars, link chars, score) of its subtree
+    skip: set  # removed and boilerplate-named elements: not emitted
 
 
 def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -> float:
@@ -206,24 +194,33 @@ def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -
         return -config.link_block_weight * chars
     if tag in _HEADINGS:
         return 0.0
-    if chars >= config.min_paragraph_chars and density <= config.max_link_density:
+    if chars >= config.min_paragraph_chars:
+        # Prose with inline links still counts, less so the more of it is links.
         return chars - 2 * link_chars
     return -config.short_block_weight * chars
 
 
 def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     """Post-order walk: per subtree its text, link text and score; the best subtree wins."""
-    # Frame: [boilerplate-named, inline chars, inline link chars, subtree score, total chars, total link chars]
-    stack: list[list] = []
+    # Frame: [boilerplate-named, inline chars, inline link chars, subtree score, total chars, total link chars,
+    #         score of child paragraphs], or None for a removed element.
+    stack: list[list | None] = []
     stats: dict = {}
     skip: set = set()
     best, best_score = body, float("-inf")
     boilerplate_factor = config.boilerplate_hint_weight
+    paragraph_bonus = config.sibling_paragraph_bonus
     in_link = 0
     in_hinted = 0  # open boilerplate-named ancestors: nothing inside them is the article
-    for event, el in etree.iterwalk(body, events=("start", "end")):
+    walker = etree.iterwalk(body, events=("start", "end"))
+    for event, el in walker:
         tag = el.tag
         if event == "start":
+            if _is_removed(el, tag) and el is not body:
+                walker.skip_subtree()
+                skip.add(el)
+                stack.append(None)
+                continue
             if tag == "a":
                 in_link += 1
             cls, ident = el.get("class"), el.get("id")
@@ -234,33 +231,54 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 in_hinted += 1
             text = el.text
             n = len(text.strip()) if text else 0
-            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0])
+            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0, 0.0])
             continue
-        hinted, chars, links, score, total, total_links = stack.pop()
+        frame = stack.pop()
+        tail = el.tail
+        n = len(tail.strip()) if tail else 0
+        if frame is None:
+            stats[el] = (0, 0, float("-inf"))
+            if stack:  # the tail of a removed element is still text of its parent
+                stack[-1][1] += n
+                stack[-1][2] += n if in_link else 0
+            continue
+        hinted, chars, links, score, total, total_links, direct = frame
+        block = 0.0
         if tag == "a":
             in_link -= 1
         if tag in _BLOCK_TAGS:
-            score += _block_score(chars, links, tag, config)
+            block = _block_score(chars, links, tag, config)
+            score += block
             total += chars
             total_links += links
             chars = links = 0
-        candidate = score * boilerplate_factor if in_hinted else score
+        # Paragraphs side by side make an article container; teaser cards each hold one.
+        candidate = score + paragraph_bonus * direct
+        if in_hinted:
+            candidate *= boilerplate_factor
         if candidate > best_score:
             best, best_score = el, candidate
         if hinted:
             in_hinted -= 1
             skip.add(el)
             score = -(total + chars)
-        stats[el] = (total + chars, total_links + links)
+        stats[el] = (total + chars, total_links + links, candidate)
         if stack:
             parent = stack[-1]
-            tail = el.tail
-            n = len(tail.strip()) if tail else 0
             parent[1] += chars + n
             parent[2] += links + (n if in_link else 0)
             parent[3] += score
             parent[4] += total
             parent[5] += total_links
+            if block > 0:
+                parent[6] += block
+    # The best subtree may hold the article plus teasers around it; step down while one child
+    # keeps nearly all of the score, so the article container itself is chosen.
+    while True:
+        child = max(best.iterchildren(tag=etree.Element), key=lambda c: stats[c][2], default=None)
+        if child is None or stats[child][2] < config.narrow_share * best_score:
+            break
+        best = child
     return _Scored(best, best_score, stats, skip)
 
 
@@ -291,7 +309,7 @@ def _article_segments(scored: _Scored, config: ExtractConfig) -> list[etree._Ele
 def _is_figure(el: etree._Element, scored: _Scored, config: ExtractConfig) -> bool:
     if el in scored.skip or el.tag == "a":
         return False
-    total, links = scored.stats.get(el, (0, 0))
+    total, links, _ = scored.stats.get(el, (0, 0, 0.0))
     if total > config.max_figure_text_chars or links > total / 2:
         return False
     return next(el.iter(_IMAGE_TAGS), None) is not None
@@ -309,6 +327,7 @@ class _Emitter:
         self.judged: set = set()  # images met in the article, kept or rejected
         self.rejected: list[tuple[str, str]] = []
         self.urls: set[str] = set()
+        self.seen_text: set[str] = set()
         self.parts: list = []  # str pieces and ImageNodes of the current block
         self.chars = 0
         self.link_chars = 0
@@ -362,8 +381,10 @@ class _Emitter:
 
     def _text(self, run: list[str]) -> None:
         text = " ".join("".join(run).split())
-        # Escaped markup shown as text (a tracking <img> in a text template) is not prose.
-        if text and not (text[0] == "<" and text[-1] == ">"):
+        # Escaped markup shown as text (a tracking <img> in a text template) is not prose; a
+        # block seen before is a repeat (gallery captions, teaser and pull quotes).
+        if text and not (text[0] == "<" and text[-1] == ">") and text not in self.seen_text:
+            self.seen_text.add(text)
             self.nodes.append(TextNode(text))
 
     def walk(self, top: etree._Element) -> None:

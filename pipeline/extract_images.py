@@ -112,10 +112,18 @@ def raw_image_url(img) -> str:
     return src
 
 
+def absolute_url(base_url: str, raw: str) -> str:
+    """``urljoin`` with a shortcut for URLs that are already absolute (most image URLs are)."""
+    if raw.startswith(("https://", "http://")):
+        return raw
+    return urljoin(base_url, raw)
+
+
 def image_url(img, base_url: str) -> str:
     """The absolute URL of an <img> (its src, or a lazy-load attribute), without judging it."""
     raw = next((v for v in (img.get(a) for a in LAZY_SRC_ATTRS + ("src",)) if v and not v.startswith("data:")), "")
-    return urljoin(base_url, raw.strip()) if raw.strip() else ""
+    raw = raw.strip()
+    return absolute_url(base_url, raw) if raw else ""
 
 
 def judge_image(img, base_url: str) -> tuple[str, str | None]:
@@ -125,7 +133,7 @@ def judge_image(img, base_url: str) -> tuple[str, str | None]:
         return "", "no_src"
     if raw.startswith("data:"):
         return raw[:64], "data_uri"
-    url = urljoin(base_url, raw)
+    url = absolute_url(base_url, raw)
     if not url.startswith(("http://", "https://")):
         return url, "bad_url"
     width, height = _declared_size(img.get("width")), _declared_size(img.get("height"))
