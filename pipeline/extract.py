@@ -155,19 +155,22 @@ def _resolve_base(url: str, base: str | None) -> str:
     return urljoin(url, base.strip()) if base and base.strip() else url
 
 
-def _is_removed(el: etree._Element, tag: str) -> bool:
+def _is_removed(el: etree._Element, tag: str, attrs: list[str]) -> bool:
     """Never content: a non-content tag, a hidden element, or a widget form.
 
     Nothing is deleted from the tree (removing subtrees costs lxml a walk of each one): the
-    walks skip these subtrees and keep their tails.
+    walks skip these subtrees and keep their tails. ``attrs`` is ``el.keys()``: one call that
+    spares the attribute lookups on the many elements that have none.
     """
     if tag in _REMOVE_TAGS:
         return True
-    style = el.get("style")
-    if style and ("none" in style or "hidden" in style) and _HIDDEN_STYLE.search(style):
-        return True
-    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
-        return True
+    if attrs:
+        if "style" in attrs:
+            style = el.get("style")
+            if ("none" in style or "hidden" in style) and _HIDDEN_STYLE.search(style):
+                return True
+        if "hidden" in attrs or ("aria-hidden" in attrs and el.get("aria-hidden") == "true"):
+            return True
     # A <form> wrapping the whole page (ASP.NET) holds the article; small forms are widgets.
     return tag == "form" and el.find(".//p") is None
 
@@ -216,17 +219,22 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     for event, el in walker:
         tag = el.tag
         if event == "start":
-            if _is_removed(el, tag) and el is not body:
+            attrs = el.keys()
+            if _is_removed(el, tag, attrs) and el is not body:
                 walker.skip_subtree()
                 skip.add(el)
                 stack.append(None)
                 continue
             if tag == "a":
                 in_link += 1
-            cls, ident = el.get("class"), el.get("id")
             hinted = (
-                (cls and is_boilerplate_name(cls)) or (ident and is_boilerplate_name(ident))
-            ) and tag not in _KEEP_TAGS
+                attrs
+                and tag not in _KEEP_TAGS
+                and (
+                    ("class" in attrs and is_boilerplate_name(el.get("class")))
+                    or ("id" in attrs and is_boilerplate_name(el.get("id")))
+                )
+            )
             if hinted:
                 in_hinted += 1
             text = el.text
