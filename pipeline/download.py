@@ -36,10 +36,11 @@ Reasons (``FetchResult.reason``; None means success):
 from __future__ import annotations
 
 import ipaddress
+import queue
 import threading
 import time
-from collections import defaultdict, deque
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import OrderedDict, defaultdict, deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 from urllib.parse import quote, urljoin, urlsplit
@@ -134,6 +135,47 @@ class _Target:
         return self.origin.split("://", 1)[1]
 
 
+class _Pools:
+    """Keep-alive connections, one pool per (scheme, hostname, address, port), connecting to the
+    checked address while TLS verifies the hostname. The least recently used pools are closed."""
+
+    def __init__(self, config: DownloadConfig, max_pools: int = 1024) -> None:
+        self._config = config
+        self._max = max_pools
+        self._pools: OrderedDict[tuple, urllib3.HTTPConnectionPool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, target: _Target, address: str) -> urllib3.HTTPConnectionPool:
+        key = (target.scheme, target.host, address, target.port)
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            cfg = self._config
+            common = dict(
+                maxsize=cfg.per_host,
+                retries=False,
+                timeout=urllib3.Timeout(connect=cfg.connect_timeout, read=cfg.read_timeout),
+            )
+            if target.scheme == "https":
+                pool = urllib3.HTTPSConnectionPool(
+                    address, target.port, server_hostname=target.host, assert_hostname=target.host, **common
+                )
+            else:
+                pool = urllib3.HTTPConnectionPool(address, target.port, **common)
+            self._pools[key] = pool
+            if len(self._pools) > self._max:
+                self._pools.popitem(last=False)[1].close()  # a request still using it closes its connection after
+            return pool
+
+    def clear(self) -> None:
+        with self._lock:
+            for pool in self._pools.values():
+                pool.close()
+            self._pools.clear()
+
+
 def parse_target(url: str) -> _Target:
     try:
         parts = urlsplit(url.strip())
@@ -179,13 +221,7 @@ class Downloader:
         self._allow = [ipaddress.ip_network(n) for n in config.allow_networks]
         self._dns: dict[str, tuple[float, str | AddressRefused]] = {}
         self._dns_lock = threading.Lock()
-        self._pools = urllib3.PoolManager(
-            num_pools=1024,
-            maxsize=config.per_host,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
-        )
+        self._pools = _Pools(config)
         self._executor = ThreadPoolExecutor(config.concurrency, thread_name_prefix="interleaf-download")
         self._robots = RobotsCache(config.agent, self._fetch_robots) if config.respect_robots_txt else None
 
@@ -204,19 +240,20 @@ class Downloader:
     def fetch_many(self, urls: Iterable[str]) -> Iterator[FetchResult]:
         """One result per URL, in completion order; at most ``per_host`` in flight per host."""
         cfg = self.config
-        in_flight: dict[Future, str] = {}
+        done: queue.SimpleQueue[tuple[str, Future]] = queue.SimpleQueue()
         busy: dict[str, int] = defaultdict(int)
         waiting: dict[str, deque[str]] = defaultdict(deque)
-        n_waiting = 0
+        n_in_flight = n_waiting = 0
         source = iter(urls)
         exhausted = False
 
         def submit(url: str, key: str) -> None:
             busy[key] += 1
-            in_flight[self._executor.submit(self.fetch, url)] = key
+            future = self._executor.submit(self.fetch, url)
+            future.add_done_callback(lambda f: done.put((key, f)))
 
         while True:
-            while not exhausted and len(in_flight) < cfg.concurrency and n_waiting < cfg.backlog:
+            while not exhausted and n_in_flight < cfg.concurrency and n_waiting < cfg.backlog:
                 url = next(source, None)
                 if url is None:
                     exhausted = True
@@ -224,21 +261,22 @@ class Downloader:
                 key = host_key(url)
                 if busy[key] < cfg.per_host:
                     submit(url, key)
+                    n_in_flight += 1
                 else:
                     waiting[key].append(url)
                     n_waiting += 1
-            if not in_flight:
+            if not n_in_flight:
                 return  # nothing waits without something of its host in flight
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                key = in_flight.pop(future)
-                busy[key] -= 1
-                if waiting[key]:
-                    n_waiting -= 1
-                    submit(waiting[key].popleft(), key)
-                elif not busy[key]:
-                    del busy[key], waiting[key]
-                yield future.result()
+            key, future = done.get()
+            n_in_flight -= 1
+            busy[key] -= 1
+            if waiting[key]:
+                n_waiting -= 1
+                n_in_flight += 1
+                submit(waiting[key].popleft(), key)
+            elif not busy[key]:
+                del busy[key], waiting[key]
+            yield future.result()
 
     # -- one URL ------------------------------------------------------------------------------
 
@@ -299,8 +337,7 @@ class Downloader:
     def _request(self, target: _Target, address: str, max_bytes: int | None = None, check_body: bool = True):
         """One HTTP exchange with the checked address: (status, headers, body or None on redirect)."""
         cfg = self.config
-        kwargs = {"server_hostname": target.host, "assert_hostname": target.host} if target.scheme == "https" else {}
-        pool = self._pools.connection_from_host(address, target.port, target.scheme, pool_kwargs=kwargs)
+        pool = self._pools.get(target, address)
         headers = {
             "Host": target.host_header,
             "User-Agent": cfg.user_agent,
