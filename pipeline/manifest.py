@@ -50,6 +50,21 @@ def _sorted(stage: dict) -> dict:
     return stage
 
 
+def merge_stages(many: Iterable[dict[str, dict]]) -> dict[str, dict]:
+    """Sum the stage counters of several parts, keeping the funnel order of the first."""
+    flat: list[tuple[str, str, int]] = []
+    order: list[str] = []
+    for stages in many:
+        for name, s in stages.items():
+            if name not in order:
+                order.append(name)
+            ns = NAMESPACE_PREFIX + name
+            flat += [(ns, key, s[key]) for key in ("in", "kept", "errors")]
+            flat += [(ns, f"dropped.{r}", n) for r, n in s["dropped"].items()]
+            flat += [(ns, f"nodes_dropped.{lvl}.{r}", n) for lvl, rs in s["nodes_dropped"].items() for r, n in rs.items()]
+    return stages_from_counters(flat, order)
+
+
 def pipeline_counters(result) -> list[tuple[str, str, int]]:
     """(namespace, name, value) of every counter of a finished Beam run."""
     out = []

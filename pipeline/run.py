@@ -3,7 +3,8 @@
     files ─► read ─► extract ─► images ─► shards + manifest
                  └──────── dropped / errors ──────┘
 
-``build_pipeline`` wires the graph; ``run`` executes it and writes the manifest.
+``build_pipeline`` wires the graph of one part; ``run`` splits the inputs into parts (see
+pipeline/parts.py), runs the parts not yet complete, and writes the run's manifest.
 """
 
 from __future__ import annotations
@@ -19,23 +20,33 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 
 from .config import RunConfig
 from .documents import page_to_document
-from .manifest import build_manifest, manifest_path, pipeline_counters, stages_from_counters, write_json
+from .manifest import (
+    build_manifest,
+    manifest_path,
+    merge_stages,
+    pipeline_counters,
+    stages_from_counters,
+    write_json,
+)
+from .parts import completed_part, fingerprint, part_manifest_path, split_parts
 from .read import ReadInputs, expand_inputs
 from .shards import ShardInfo
-from .transforms import AttachImages, WriteJsonl, WriteShards, keep_sample
 from .stage import Stage
+from .transforms import AttachImages, WriteJsonl, WriteShards, keep_sample
 
 # Funnel order of the stages in the manifest.
 STAGES = ("read", "extract", "image_records", "images")
+OUTPUT_FOLDERS = ("shards", "documents", "dropped", "errors", "_work")
 
 
 @dataclass
 class RunResult:
     manifest: dict
     out_dir: str
+    parts_run: list[int]  # parts this call ran; the others were already complete
 
 
-def build_pipeline(p: beam.Pipeline, files: list[tuple[str, str]], out_dir: str, config: RunConfig) -> None:
+def build_pipeline(p: beam.Pipeline, files: list[tuple[str, str]], out_dir: str, part: int, config: RunConfig) -> None:
     pages, stored_images, read_dropped, read_errors = (
         p | "Files" >> beam.Create(files) | "Read" >> ReadInputs(config.html_base_url)
     )
@@ -44,65 +55,97 @@ def build_pipeline(p: beam.Pipeline, files: list[tuple[str, str]], out_dir: str,
     )
     docs, image_dropped, image_errors = (docs, stored_images) | "Images" >> AttachImages(config.images)
 
-    shard_infos = docs | "Shards" >> WriteShards(out_dir, config.shards)
+    shard_infos = docs | "Shards" >> WriteShards(out_dir, part, config.shards)
     # Shard infos go through a file: the manifest is assembled by the driver after the run.
     (
         shard_infos
         | "ShardInfoJson" >> beam.Map(lambda s: json.dumps(s.to_dict(), sort_keys=True))
-        | "WriteShardInfo" >> beam.io.WriteToText(posixpath.join(out_dir, "_work", "shards"), file_name_suffix=".jsonl")
+        | "WriteShardInfo" >> WriteJsonl(out_dir, "_work", part, to_json=False)
     )
-    rate = config.dropped_sample_rate
     (
         (read_dropped, extract_dropped, image_dropped)
         | "AllDropped" >> beam.Flatten()
-        | "Sample" >> beam.Filter(keep_sample, rate)
-        | "WriteDropped" >> WriteJsonl(out_dir, "dropped")
+        | "Sample" >> beam.Filter(keep_sample, config.dropped_sample_rate)
+        | "WriteDropped" >> WriteJsonl(out_dir, "dropped", part)
     )
-    (read_errors, extract_errors, image_errors) | "AllErrors" >> beam.Flatten() | "WriteErrors" >> WriteJsonl(
-        out_dir, "errors"
+    (
+        (read_errors, extract_errors, image_errors)
+        | "AllErrors" >> beam.Flatten()
+        | "WriteErrors" >> WriteJsonl(out_dir, "errors", part)
     )
 
 
-def _read_shard_infos(out_dir: str) -> list[ShardInfo]:
+def _match(pattern: str) -> list[str]:
+    return [m.path for m in FileSystems.match([pattern])[0].metadata_list]
+
+
+def clear_part(out_dir: str, part: int) -> None:
+    """Remove what an interrupted attempt at this part left, so a rerun cannot mix attempts."""
+    stale = [path for folder in OUTPUT_FOLDERS for path in _match(posixpath.join(out_dir, folder, f"*-{part:05d}*"))]
+    if stale:
+        FileSystems.delete(stale)
+
+
+def run_part(
+    part: int, files: list[tuple[str, str]], out_dir: str, config: RunConfig, options: PipelineOptions, fp: str
+) -> dict:
+    clear_part(out_dir, part)
+    if files:
+        p = beam.Pipeline(options=options)
+        build_pipeline(p, files, out_dir, part, config)
+        result = p.run()
+        result.wait_until_finish()
+        counters = pipeline_counters(result)
+    else:
+        counters = []
     infos = []
-    for m in FileSystems.match([posixpath.join(out_dir, "_work", "shards*.jsonl")])[0].metadata_list:
-        with FileSystems.open(m.path) as f:
+    for path in _match(posixpath.join(out_dir, "_work", f"_work-{part:05d}*")):
+        with FileSystems.open(path) as f:
             infos += [ShardInfo(**json.loads(line)) for line in f.read().decode().splitlines() if line.strip()]
-    return infos
-
-
-def _delete_tree(path: str) -> None:
-    matched = FileSystems.match([posixpath.join(path, "**")])[0].metadata_list
-    if matched:
-        FileSystems.delete([m.path for m in matched])
-    if FileSystems.exists(path):  # a local folder; object stores have no empty folders left
         FileSystems.delete([path])
+    manifest = build_manifest(
+        inputs=[path for path, _ in files],
+        options={"config": config.to_dict()},
+        stages=stages_from_counters(counters, STAGES),
+        shards=infos,
+    )
+    manifest["fingerprint"] = fp
+    write_json(part_manifest_path(out_dir, part), manifest)  # written last: the completion marker
+    return manifest
 
 
-def clear_outputs(out_dir: str) -> None:
-    """Remove a previous run's outputs so a rerun cannot mix old and new shards."""
-    for sub in ("shards", "documents", "dropped", "errors", "_work"):
-        _delete_tree(posixpath.join(out_dir, sub))
-
-
-def run(inputs: list[str], out_dir: str, config: RunConfig, beam_args: list[str] | None = None) -> RunResult:
+def run(
+    inputs: list[str],
+    out_dir: str,
+    config: RunConfig,
+    beam_args: list[str] | None = None,
+    num_parts: int = 1,
+) -> RunResult:
     options = PipelineOptions(beam_args or [])
     if not options.view_as(StandardOptions).runner:
         # The default must be explicit: Beam's Prism runner downloads a binary and fails offline.
         options.view_as(StandardOptions).runner = "DirectRunner"
     files = expand_inputs(inputs)
-    clear_outputs(out_dir)
-    p = beam.Pipeline(options=options)
-    build_pipeline(p, files, out_dir, config)
-    result = p.run()
-    result.wait_until_finish()
-    stages = stages_from_counters(pipeline_counters(result), STAGES)
+    fp = fingerprint({"config": config.to_dict(), "num_parts": num_parts})
+    manifests, ran = [], []
+    for part, part_files in enumerate(split_parts(files, num_parts)):
+        done = completed_part(out_dir, part, fp)
+        if done is None:
+            done = run_part(part, part_files, out_dir, config, options, fp)
+            ran.append(part)
+        manifests.append(done)
     manifest = build_manifest(
         inputs=[path for path, _ in files],
-        options={"config": config.to_dict(), "runner": str(options.view_as(StandardOptions).runner)},
-        stages=stages,
-        shards=_read_shard_infos(out_dir),
+        options={
+            "config": config.to_dict(),
+            "num_parts": num_parts,
+            "runner": str(options.view_as(StandardOptions).runner),
+        },
+        stages=merge_stages(m["stages"] for m in manifests),
+        shards=[ShardInfo(**s) for m in manifests for s in m["shards"]],
     )
     write_json(manifest_path(out_dir), manifest)
-    _delete_tree(posixpath.join(out_dir, "_work"))
-    return RunResult(manifest, out_dir)
+    work = posixpath.join(out_dir, "_work")
+    if FileSystems.exists(work) and not _match(posixpath.join(work, "*")):
+        FileSystems.delete([work])  # the empty local folder; object stores have none
+    return RunResult(manifest, out_dir, ran)

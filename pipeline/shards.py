@@ -22,7 +22,7 @@ from webdataset import TarWriter
 from interleaf.schemas import Document
 from interleaf.schemas.arrow import documents_table
 
-SHARD_PATTERN = "shard-{:05d}.tar"
+SHARD_PATTERN = "shard-{part:05d}-{index:05d}.tar"
 
 
 @dataclass
@@ -87,10 +87,10 @@ class _HashingWriter:
         self.raw.flush()
 
 
-def write_shard(out_dir: str, index: int, docs: Iterable[Document]) -> ShardInfo:
+def write_shard(out_dir: str, part: int, index: int, docs: Iterable[Document]) -> ShardInfo:
     """Write one shard (documents sorted by id) atomically, plus its metadata table."""
     ordered = sorted(docs, key=lambda d: d.id)
-    name = SHARD_PATTERN.format(index)
+    name = SHARD_PATTERN.format(part=part, index=index)
     final = posixpath.join(out_dir, "shards", name)
     tmp = final + ".tmp"
     raw = FileSystems.create(tmp)

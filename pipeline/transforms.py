@@ -86,9 +86,10 @@ class AttachImages(beam.PTransform):
 class WriteShards(beam.PTransform):
     """Documents -> ShardInfo per shard written under OUT/shards (see pipeline/shards.py)."""
 
-    def __init__(self, out_dir: str, config: ShardConfig) -> None:
+    def __init__(self, out_dir: str, part: int, config: ShardConfig) -> None:
         super().__init__()
         self.out_dir = out_dir
+        self.part = part
         self.config = config
 
     def expand(self, docs):
@@ -100,12 +101,12 @@ class WriteShards(beam.PTransform):
             | "Count" >> beam.MapTuple(lambda n_docs, n_bytes: shard_count(n_docs, n_bytes, config))
         )
         n_shards = beam.pvalue.AsSingleton(totals)
-        out_dir = self.out_dir
+        out_dir, part = self.out_dir, self.part
         return (
             docs
             | "Assign" >> beam.Map(lambda d, n: (shard_of(d.id, n), d), n_shards)
             | "Group" >> beam.GroupByKey()
-            | "Write" >> beam.MapTuple(lambda index, group: write_shard(out_dir, index, group))
+            | "Write" >> beam.MapTuple(lambda index, group: write_shard(out_dir, part, index, group))
         )
 
 
@@ -118,15 +119,14 @@ def keep_sample(record: Dropped, rate: float) -> bool:
 
 
 class WriteJsonl(beam.PTransform):
-    """Records with a to_json() method -> OUT/<name>/<name>-SSSSS-of-NNNNN.jsonl."""
+    """Records (with to_json(), or already strings) -> OUT/<name>/<name>-PPPPP-SSSSS-of-NNNNN.jsonl."""
 
-    def __init__(self, out_dir: str, name: str) -> None:
+    def __init__(self, out_dir: str, name: str, part: int, to_json: bool = True) -> None:
         super().__init__()
-        self.prefix = posixpath.join(out_dir, name, name)
+        self.prefix = posixpath.join(out_dir, name, f"{name}-{part:05d}")
+        self.to_json = to_json
 
     def expand(self, records):
-        return (
-            records
-            | "Json" >> beam.Map(lambda r: r.to_json())
-            | "Write" >> beam.io.WriteToText(self.prefix, file_name_suffix=".jsonl")
-        )
+        if self.to_json:
+            records = records | "Json" >> beam.Map(lambda r: r.to_json())
+        return records | "Write" >> beam.io.WriteToText(self.prefix, file_name_suffix=".jsonl")
