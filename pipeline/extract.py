@@ -38,6 +38,8 @@ class ExtractConfig:
     short_block_weight: float = 0.3  # score of a short link-poor block, per char, negative
     boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
     sibling_paragraph_bonus: float = 0.5  # share of its child paragraphs' score added to a container
+    min_teaser_cards: int = 3  # children with an image, a link and little text that make a teaser list
+    max_teaser_chars: int = 600
     narrow_share: float = 0.8  # a child with this share of the best subtree's score replaces it
     min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
     max_figure_text_chars: int = 300  # a neighbour of the article with less text is image-only
@@ -206,7 +208,7 @@ def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -
 def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     """Post-order walk: per subtree its text, link text and score; the best subtree wins."""
     # Frame: [boilerplate-named, inline chars, inline link chars, subtree score, total chars, total link chars,
-    #         score of child paragraphs], or None for a removed element.
+    #         score of child paragraphs, images, teaser-card children], or None for a removed element.
     stack: list[list | None] = []
     stats: dict = {}
     skip: set = set()
@@ -239,7 +241,7 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 in_hinted += 1
             text = el.text
             n = len(text.strip()) if text else 0
-            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0, 0.0])
+            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0, 0.0, 1 if tag in _IMAGE_TAGS else 0, 0])
             continue
         frame = stack.pop()
         tail = el.tail
@@ -250,7 +252,7 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 stack[-1][1] += n
                 stack[-1][2] += n if in_link else 0
             continue
-        hinted, chars, links, score, total, total_links, direct = frame
+        hinted, chars, links, score, total, total_links, direct, images, cards = frame
         block = 0.0
         if tag == "a":
             in_link -= 1
@@ -260,14 +262,18 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
             total += chars
             total_links += links
             chars = links = 0
+        # Several teaser cards side by side (thumbnail, linked title, blurb) and no paragraph
+        # of its own: a list of other stories, whatever its class says.
+        teasers = cards >= config.min_teaser_cards and not direct
         # Paragraphs side by side make an article container; teaser cards each hold one.
         candidate = score + paragraph_bonus * direct
-        if in_hinted:
+        if in_hinted or teasers:
             candidate *= boilerplate_factor
         if candidate > best_score:
             best, best_score = el, candidate
         if hinted:
             in_hinted -= 1
+        if hinted or teasers:
             skip.add(el)
             score = -(total + chars)
         stats[el] = (total + chars, total_links + links, candidate)
@@ -280,6 +286,10 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
             parent[5] += total_links
             if block > 0:
                 parent[6] += block
+            parent[7] += images
+            all_chars = total + chars
+            if images and 0 < all_chars <= config.max_teaser_chars and total_links + links >= 0.2 * all_chars:
+                parent[8] += 1
     # The best subtree may hold the article plus teasers around it; step down while one child
     # keeps nearly all of the score, so the article container itself is chosen.
     while True:
