@@ -3,7 +3,7 @@
 ``Downloader(config).fetch_many(urls)`` yields one ``FetchResult`` per URL, in completion order.
 Under it: a thread pool (``concurrency`` threads) and a scheduler that keeps at most ``per_host``
 requests in flight per host, with urllib3 connection pools for keep-alive. Threads suit this job:
-it waits on sockets and the GIL is released while it does, the code stays synchronous and
+it waits on sockets, with the GIL released, the code stays synchronous and
 testable, and a Beam worker runs one DoFn instance per core anyway. urllib3 (not http.client)
 gives pooled keep-alive connections, connect/read timeouts and incremental reads; we steer it to
 connect to the address we checked (``HTTP(S)ConnectionPool`` on the IP, with the ``Host`` header,
@@ -25,12 +25,14 @@ Reasons (``FetchResult.reason``; None means success):
     robots_disallowed        robots.txt forbids the path (only with respect_robots_txt)
     opted_out                X-Robots-Tag says noai / noimageai (configurable)
     timeout, refused         connect or read timed out; connection refused
-    connection_error         reset, TLS or protocol failure
+    connection_error         reset or protocol failure
+    tls_error                handshake or certificate failure (not retried)
     truncated                the body ended before its Content-Length
     http_4xx, http_5xx       final status (429 counts as http_4xx once retries are spent)
     too_many_redirects       more than max_redirects hops, or a redirect without Location
     too_large                Content-Length or the bytes read exceed max_bytes
     not_image                a Content-Type that is not image/* (or octet-stream), or an empty body
+    error                    anything unforeseen (the exception is in the detail), counted, never raised
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
+    SSLError,
 )
 
 from .netsafety import AddressRefused, Resolver, resolve_checked, system_resolver
@@ -66,6 +69,7 @@ IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")
 # Kept as written when a path or query is re-quoted: only spaces, controls and non-ASCII get encoded.
 URL_SAFE = "/%:@!$&'()*+,;=-._~[]|"
 CHUNK = 64 * 1024
+DNS_CACHE_SIZE = 100_000
 DRAIN_LIMIT = 64 * 1024  # error bodies up to this are read to keep the connection alive
 
 
@@ -83,6 +87,7 @@ class DownloadConfig:
     max_redirects: int = 5
     user_agent: str = "interleaf/0.1 (+https://github.com/interleaf/interleaf)"
     allow_networks: tuple[str, ...] = ()  # CIDRs exempt from the address block; tests: ("127.0.0.0/8",)
+    ca_certs: str | None = None  # PEM bundle for TLS verification; None: the system's
     respect_robots_txt: bool = False
     opt_out_directives: tuple[str, ...] = ("noai", "noimageai")
     dns_ttl: float = 300.0
@@ -160,7 +165,12 @@ class _Pools:
             )
             if target.scheme == "https":
                 pool = urllib3.HTTPSConnectionPool(
-                    address, target.port, server_hostname=target.host, assert_hostname=target.host, **common
+                    address,
+                    target.port,
+                    server_hostname=target.host,
+                    assert_hostname=target.host,
+                    ca_certs=cfg.ca_certs,
+                    **common,
                 )
             else:
                 pool = urllib3.HTTPConnectionPool(address, target.port, **common)
@@ -301,6 +311,8 @@ class Downloader:
             raise _Failure("too_many_redirects", f"more than {self.config.max_redirects}", status)
         except _Failure as f:
             return FetchResult(url, None, f.reason, f.detail, f.status, current, "", attempts + f.attempts)
+        except Exception as e:  # noqa: BLE001 - one odd URL must not fail (and re-run) a whole bundle
+            return FetchResult(url, None, "error", f"{type(e).__name__}: {e}", status, current, "", attempts)
 
     def _with_retries(self, target: _Target, address: str) -> tuple[int, dict, bytes | None, int]:
         cfg = self.config
@@ -329,6 +341,8 @@ class Downloader:
                 answer = e
             cached = (now + self.config.dns_ttl, answer)
             with self._dns_lock:
+                if len(self._dns) >= DNS_CACHE_SIZE:
+                    self._dns.clear()  # crude but bounded; hosts come back through the resolver
                 self._dns[host] = cached
         if isinstance(cached[1], AddressRefused):
             raise _Failure(cached[1].reason, cached[1].detail)
@@ -443,6 +457,8 @@ def _classify(e: HTTPError, status: int | None = None) -> _Failure:
         return _Failure("refused" if refused else "connection_error", text, status)
     if isinstance(e, (ConnectTimeoutError, ReadTimeoutError)):
         return _Failure("timeout", text, status)
+    if isinstance(e, SSLError):
+        return _Failure("tls_error", text, status)
     if isinstance(e, ProtocolError) and "IncompleteRead" in str(e):
         return _Failure("truncated", text, status)
     return _Failure("connection_error", text, status)

@@ -4,6 +4,7 @@ and benchmark. Serves only on 127.0.0.1; every route is bounded in bytes and tim
 from __future__ import annotations
 
 import io
+import ssl
 import threading
 import time
 from collections import Counter
@@ -151,17 +152,20 @@ class Handler(BaseHTTPRequestHandler):
 class ImageServer:
     """``with ImageServer() as srv: srv.url("/img/a.jpg")``: a threaded server on 127.0.0.1."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.state = State()
         handler = type("BoundHandler", (Handler,), {"state": self.state})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.scheme = "https" if tls else "http"
+        if tls:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.daemon_threads = True
         self.httpd.block_on_close = False
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def __enter__(self) -> "ImageServer":
         self.thread.start()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from dataclasses import replace
 
 import pytest
 from download_server import ImageServer
@@ -124,7 +125,7 @@ def test_refused():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again at once: nobody listens there
-    r = fetch(f"http://127.0.0.1:{port}/a.jpg", DownloadConfig(**{**FAST.__dict__, "retries": 1}))
+    r = fetch(f"http://127.0.0.1:{port}/a.jpg", replace(FAST, retries=1))
     assert (r.reason, r.attempts) == ("refused", 2)
 
 
@@ -133,7 +134,7 @@ def test_refused():
 )
 def test_loopback_spellings_blocked_by_default_and_reached_when_allowed(server, host):
     url = f"http://{host}:{server.port}/img/odd.jpg"
-    blocked = fetch(url, DownloadConfig(**{**FAST.__dict__, "allow_networks": ()}))
+    blocked = fetch(url, replace(FAST, allow_networks=()))
     assert blocked.reason == "blocked_address"
     assert fetch(url).ok  # the odd spelling really is 127.0.0.1, and that is where we connected
 
@@ -158,7 +159,7 @@ def test_bad_urls(url, reason):
 
 
 def test_robots_txt_is_honoured_and_cached(server):
-    config = DownloadConfig(**{**FAST.__dict__, "respect_robots_txt": True})
+    config = replace(FAST, respect_robots_txt=True)
     with Downloader(config) as d:
         results = {r.url: r for r in d.fetch_many([server.url(f"/private/{i}.jpg") for i in range(5)]
                                                    + [server.url(f"/img/r{i}.jpg") for i in range(5)])}  # fmt: skip
@@ -170,7 +171,7 @@ def test_robots_txt_is_honoured_and_cached(server):
 def test_concurrency_is_bounded_per_host(server):
     resolver = fake_resolver({"a.test": ["127.0.0.1"], "b.test": ["127.0.0.1"]})
     urls = [server.url(f"/busy/{i}", host) for i in range(24) for host in ("a.test", "b.test")]
-    config = DownloadConfig(**{**FAST.__dict__, "per_host": 3, "concurrency": 16})
+    config = replace(FAST, per_host=3, concurrency=16)
     with Downloader(config, resolver=resolver) as d:
         results = list(d.fetch_many(urls))
     assert sorted(r.url for r in results) == sorted(urls) and all(r.ok for r in results)
@@ -205,3 +206,52 @@ def test_beam_dofn_outputs_and_counts(server):
     assert counters == {
         "in": 5, "kept": 2, "dropped.http_4xx": 1, "dropped.not_image": 1, "dropped.blocked_address": 1,
     }  # fmt: skip
+
+
+def self_signed(tmp_path, name: str) -> tuple[str, str]:
+    """A certificate for ``name`` and its key, as PEM files."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return str(cert_path), str(key_path)
+
+
+def test_https_connects_to_checked_address_and_verifies_the_hostname(tmp_path):
+    import ssl
+
+    cert, key = self_signed(tmp_path, "img.test")
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    resolver = fake_resolver({"img.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
+    config = replace(FAST, ca_certs=cert)
+    with ImageServer(tls) as srv:
+        good = fetch(srv.url("/img/tls.jpg", "img.test"), config, resolver)
+        assert good.ok and good.data == srv.state.image
+        wrong_name = fetch(srv.url("/img/tls.jpg", "other.test"), config, resolver)
+        assert wrong_name.reason == "tls_error" and "doesn't match 'img.test'" in wrong_name.detail
+        untrusted = fetch(srv.url("/img/tls.jpg", "img.test"), replace(config, ca_certs=None), resolver)
+        assert untrusted.reason == "tls_error" and "CERTIFICATE_VERIFY_FAILED" in untrusted.detail
