@@ -1,32 +1,26 @@
 """Pure image checks, after the published pipelines, on numbers already known about an image.
 
-They run on the header (format and size, before any pixel is decoded) or on cheap statistics of
-the decoded image, and each returns ``None`` (pass) or a ``Rejection`` with a reason code:
+They run on the header (size, before any pixel is decoded) or on cheap statistics of the decoded
+image, and each returns ``None`` (pass) or a ``Rejection`` with a reason code:
 
-    bad_format    the format is not in the allowed list (e.g. ICO, EPS, PSD)
     too_small     the shorter side is below ``min_side`` (OBELICS and MMC4: 150 px)
     too_large     a side above ``max_side`` or more pixels than ``max_pixels`` (decompression bombs)
     aspect_ratio  longer side / shorter side above ``max_aspect_ratio`` (OBELICS: 2)
     single_color  every channel spans at most ``tolerance`` levels (spacers, placeholders)
 
 Every threshold is an argument; the defaults live in ``interleaf.pipeline.images.ImageConfig``.
+The format filter is Pillow's own ``Image.open(formats=...)`` there, so that the decoders of
+formats we refuse never run at all.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence
+from typing import NamedTuple, Sequence
 
 
 class Rejection(NamedTuple):
     reason: str
     detail: str
-
-
-def check_format(fmt: str | None, allowed: Iterable[str]) -> Rejection | None:
-    """Pillow format names, e.g. "JPEG", "PNG"; ``None`` means Pillow could not name it."""
-    if fmt is None or fmt.upper() not in {a.upper() for a in allowed}:
-        return Rejection("bad_format", f"format {fmt} not in allowed formats")
-    return None
 
 
 def check_dimensions(

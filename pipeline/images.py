@@ -2,8 +2,8 @@
 
 ``normalize_image(data, config)`` turns the bytes of one image into the bytes a shard stores:
 
-1. open with Pillow, trying only the allowed formats (never EPS & co., whose plugins run
-   external programs), and check format, size, pixel count and aspect ratio from the header,
+1. open with Pillow, trying only the allowed formats (the format filter: other decoders never
+   run, EPS's for one calls Ghostscript), and check size, pixel count and aspect ratio from the header,
    before any pixel is decoded, so rejected and bomb images cost almost nothing;
 2. decode; JPEGs are decoded in draft mode (DCT scaling) at the smallest 1/2^k size that is still
    at least the target size, which makes large photographs several times cheaper to decode;
@@ -105,9 +105,12 @@ class NormalizedImage:
 
 class ImageRejected(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
+        super().__init__(reason, detail)  # both in args, so the exception pickles whole
         self.reason = reason
         self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
 
 
 def _reject(rejection: Rejection | None) -> None:
