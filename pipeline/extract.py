@@ -38,12 +38,13 @@ class ExtractConfig:
     short_block_weight: float = 0.3  # score of a short link-poor block, per char, negative
     boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
     sibling_paragraph_bonus: float = 0.5  # share of its child paragraphs' score added to a container
-    min_teaser_cards: int = 3  # children with an image, a link and little text that make a teaser list
+    min_teaser_cards: int = 3  # children with an image, a link to a page and little text: a teaser list
     max_teaser_chars: int = 600
     narrow_share: float = 0.8  # a child with this share of the best subtree's score replaces it
     min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
     max_figure_text_chars: int = 300  # a neighbour of the article with less text is image-only
-    min_text_chars: int = 1  # emitted text blocks shorter than this are dropped
+    min_text_chars: int = 1
+    keep_captions: bool = True  # figure captions as text after their image (False: images only)  # emitted text blocks shorter than this are dropped
 
 
 @dataclass
@@ -83,6 +84,7 @@ _BOILERPLATE_TOKEN = re.compile(
     r"(?:[-_]+(?:bar|box|buttons?|links?|list|container|wrapper|wrap|widget|section|area|block|module|tools"
     r"|icons|panel|items?|content|posts|articles|stories|top|bottom))?$"
 )
+_IMAGE_FILE = re.compile(r"\.(jpe?g|png|gif|webp|avif)(\?.*)?$", re.I)
 _KEEP_TAGS = frozenset(("html", "body", "article", "main"))
 
 
@@ -208,7 +210,8 @@ def _block_score(chars: int, link_chars: int, tag: str, config: ExtractConfig) -
 def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     """Post-order walk: per subtree its text, link text and score; the best subtree wins."""
     # Frame: [boilerplate-named, inline chars, inline link chars, subtree score, total chars, total link chars,
-    #         score of child paragraphs, images, teaser-card children], or None for a removed element.
+    #         score of child paragraphs, images, links to pages, teaser-card children], or None for a removed
+    #         element.
     stack: list[list | None] = []
     stats: dict = {}
     skip: set = set()
@@ -241,7 +244,8 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 in_hinted += 1
             text = el.text
             n = len(text.strip()) if text else 0
-            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0, 0.0, 1 if tag in _IMAGE_TAGS else 0, 0])
+            page_link = tag == "a" and "href" in attrs and not _IMAGE_FILE.search(el.get("href"))
+            stack.append([hinted, n, n if in_link else 0, 0.0, 0, 0, 0.0, 1 if tag in _IMAGE_TAGS else 0, page_link, 0])
             continue
         frame = stack.pop()
         tail = el.tail
@@ -252,7 +256,7 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 stack[-1][1] += n
                 stack[-1][2] += n if in_link else 0
             continue
-        hinted, chars, links, score, total, total_links, direct, images, cards = frame
+        hinted, chars, links, score, total, total_links, direct, images, page_links, cards = frame
         block = 0.0
         if tag == "a":
             in_link -= 1
@@ -287,9 +291,9 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
             if block > 0:
                 parent[6] += block
             parent[7] += images
-            all_chars = total + chars
-            if images and 0 < all_chars <= config.max_teaser_chars and total_links + links >= 0.2 * all_chars:
-                parent[8] += 1
+            parent[8] += page_links
+            if images and page_links and 0 < total + chars <= config.max_teaser_chars:
+                parent[9] += 1
     # The best subtree may hold the article plus teasers around it; step down while one child
     # keeps nearly all of the score, so the article container itself is chosen.
     while True:
@@ -399,14 +403,21 @@ class _Emitter:
 
     def _text(self, run: list[str]) -> None:
         text = " ".join("".join(run).split())
-        # Escaped markup shown as text (a tracking <img> in a text template) is not prose; a
-        # block seen before is a repeat (gallery captions, teaser and pull quotes).
-        if text and not (text[0] == "<" and text[-1] == ">") and text not in self.seen_text:
+        # Escaped markup shown as text (a tracking <img> in a text template) and a bare URL are
+        # not prose; a block seen before is a repeat (gallery captions, teaser and pull quotes).
+        if (
+            text
+            and not (text[0] == "<" and text[-1] == ">")
+            and not (text.startswith(("http://", "https://")) and " " not in text)
+            and text not in self.seen_text
+        ):
             self.seen_text.add(text)
             self.nodes.append(TextNode(text))
 
     def walk(self, top: etree._Element) -> None:
         skip, block_tags = self.skip, _BLOCK_TAGS
+        if not self.config.keep_captions:
+            skip = skip | set(top.iter("figcaption"))
         walker = etree.iterwalk(top, events=("start", "end"))
         for event, el in walker:
             tag = el.tag

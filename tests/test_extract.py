@@ -246,3 +246,37 @@ def test_xml_declaration_and_non_ascii_text():
     html = '<?xml version="1.0" encoding="iso-8859-1"?>' + page(paragraphs(2) + "<p>Ça déborde à Genève, « vraiment » ! " + PARA + "</p>")
     got = texts(extract(html, URL))
     assert got[-1].startswith("Ça déborde à Genève, « vraiment » !")
+
+
+def test_teaser_card_lists_dropped_whatever_their_class():
+    cards = "".join(
+        f"<article class='card'><a href='/story{i}'><img src='/t{i}.jpg'></a>"
+        f"<div class='blurb'>Teaser {i}: a council vote on the new bridge drew a large crowd and a long debate.</div></article>"
+        for i in range(4)
+    )
+    result = extract(page(paragraphs(3), around=f"<section class='more'>{cards}</section>"), URL)
+    assert texts(result) == [f"{i} {PARA}" for i in range(3)]
+    assert images(result) == []
+
+
+def test_gallery_of_linked_full_size_images_is_not_a_teaser_list():
+    gallery = "<div class='gallery'>" + "".join(
+        f"<figure><a href='/full/{i}.jpg'><img src='/img/{i}.jpg'></a><figcaption>Shot {i}</figcaption></figure>"
+        for i in range(3)
+    ) + "</div>"
+    result = extract(page(paragraphs(2, "a") + gallery + paragraphs(2, "b")), URL)
+    assert images(result) == [f"https://news.example.org/img/{i}.jpg" for i in range(3)]
+    assert "Shot 1" in texts(result)
+
+
+def test_captions_can_be_left_out_and_bare_urls_are_not_text():
+    article = (
+        "<p>https://news.example.org/2024/05/story.html</p>"
+        + paragraphs(2)
+        + "<figure><img src='/a.jpg'><figcaption>The caption</figcaption></figure>"
+    )
+    kept = extract(page(article), URL)
+    assert "The caption" in texts(kept) and not any(t.startswith("https://") for t in texts(kept))
+    without = extract(page(article), URL, ExtractConfig(keep_captions=False))
+    assert "The caption" not in texts(without)
+    assert images(without) == ["https://news.example.org/a.jpg"]
