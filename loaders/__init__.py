@@ -15,7 +15,7 @@ Size the model's embeddings with ``tok.vocab_size``; special ids are ``tok.speci
 from .collate import collate
 from .config import CLIP_MEAN, CLIP_STD, LoaderConfig
 from .dataset import InterleafDataset, InterleafLoader, make_dataloader
-from .images import decode_image, image_to_tensor
+from .images import decode_image, image_to_tensor, normalize_into, resize_image
 from .sequence import IGNORE_INDEX, build_sample, compute_phi, next_token_labels
 from .shards import SkippedDataWarning, expand_urls, read_shard
 from .tokenizer import (
@@ -47,7 +47,9 @@ __all__ = [
     "load_tokenizer",
     "make_dataloader",
     "next_token_labels",
+    "normalize_into",
     "read_shard",
+    "resize_image",
     "shard_texts",
     "train_tokenizer",
 ]

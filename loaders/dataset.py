@@ -137,7 +137,7 @@ class InterleafDataset(IterableDataset):
     def collate(self, samples: list[dict[str, Any]], state: tuple[int, int, dict[str, int]]) -> dict[str, Any]:
         cfg = self.config
         fixed = cfg.fixed_shapes
-        batch = collate(samples, self.tokenizer.pad_id, cfg.max_tokens if fixed else None,
+        batch = collate(samples, self.tokenizer.pad_id, cfg, cfg.max_tokens if fixed else None,
                         cfg.max_images if fixed else None)
         batch[STATE_KEY] = state
         return batch

@@ -13,13 +13,14 @@ import random
 from collections import Counter
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 from PIL import Image
 
 from interleaf.schemas import Document, ImageNode, TextNode
 
 from .config import LoaderConfig
-from .images import decode_image, image_to_tensor
+from .images import decode_image, resize_image
 from .tokenizer import InterleafTokenizer
 
 IGNORE_INDEX = -100
@@ -118,8 +119,9 @@ def next_token_labels(input_ids: torch.Tensor, image_id: int) -> torch.Tensor:
 
 def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.Image | None],
                  tok: InterleafTokenizer, config: LoaderConfig, rng: random.Random) -> dict[str, Any]:
-    """One sample: ``input_ids``, ``labels``, ``phi`` (int64 [L]), ``pixels`` (float32 [n, F, 3, S, S]),
-    ``image_index`` (the index in ``doc.images`` of each kept image), ``next_image`` (whether the
+    """One sample: ``input_ids``, ``labels``, ``phi`` (int64 [L]), ``images`` (the kept images,
+    decoded and resized: uint8 [h, w, 3] arrays, longer side ``image_size``; ``collate`` normalises
+    them into ``pixels``), ``image_index`` (the index in ``doc.images`` of each kept image), ``next_image`` (whether the
     sample drew p_next) and ``skipped``, a Counter of images left out (``image_missing``: no bytes in the sample;
     ``image_undecodable``: the bytes do not decode). ``images`` is aligned with ``doc.images``."""
     if isinstance(doc, dict):
@@ -130,7 +132,7 @@ def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.
     present = [data is not None for data in images]
     skipped["image_missing"] = present.count(False)
     next_image = rng.random() < config.p_next
-    decoded: dict[int, torch.Tensor] = {}
+    decoded: dict[int, np.ndarray] = {}
     while True:  # an image that fails to decode is removed and the window chosen again
         ids, refs = interleave(doc, present, tok)
         start = choose_start(ids, tok.image_id, config.max_tokens - 1, config.max_images, rng)
@@ -142,25 +144,21 @@ def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.
         for i in failed:
             present[i] = False
     input_ids = torch.tensor([tok.bos_id, *window], dtype=torch.long)
-    size = config.image_size
-    pixels = torch.stack([decoded[i] for i in kept]) if kept else torch.zeros(0, config.frames, 3, size, size)
     return {
         "key": doc.id,
         "input_ids": input_ids,
         "labels": next_token_labels(input_ids, tok.image_id),
         "phi": compute_phi(input_ids, tok.image_id, next_image),
-        "pixels": pixels,
+        "images": [decoded[i] for i in kept],
         "image_index": kept,
         "next_image": next_image,
         "skipped": +skipped,
     }
 
 
-def _decode_into(decoded: dict[int, torch.Tensor], i: int, data: bytes | Image.Image, config: LoaderConfig) -> bool:
+def _decode_into(decoded: dict[int, np.ndarray], i: int, data: bytes | Image.Image, config: LoaderConfig) -> bool:
     try:
-        img = decode_image(data)
+        decoded[i] = resize_image(decode_image(data, config.image_size), config.image_size)
     except Exception:  # Pillow raises many types for corrupt data; the caller counts the image
         return False
-    frame = image_to_tensor(img, config.image_size, config.mean, config.std)
-    decoded[i] = frame.unsqueeze(0).expand(config.frames, -1, -1, -1).contiguous()
     return True

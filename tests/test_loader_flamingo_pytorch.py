@@ -20,7 +20,7 @@ def test_flamingo_pytorch_mask_agrees_with_phi_on_every_token(tokenizer):
     config = LoaderConfig(max_tokens=96, max_images=5, p_next=0.0, image_size=8)
     docs = [random_document(rng, n_nodes=14, image_p=0.5, max_words=12) for _ in range(8)]
     samples = [build_sample(d, [n.data for n in d.images], tokenizer, config, rng) for d in docs]
-    batch = collate(samples, tokenizer.pad_id)
+    batch = collate(samples, tokenizer.pad_id, config)
     B, L = batch["input_ids"].shape
     N = batch["image_mask"].shape[1]
     assert N >= 3 and (batch["image_mask"].sum(1) >= 2).sum() >= 4  # several images per sample

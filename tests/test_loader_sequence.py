@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 
 def solid_colour(pixels: torch.Tensor, config: LoaderConfig) -> tuple[int, ...]:
-    """The RGB colour at the centre of a transformed solid-colour image."""
+    """The RGB colour at the centre of a normalised solid-colour image [F, 3, S, S]."""
     c = config.image_size // 2
     mean, std = torch.tensor(config.mean), torch.tensor(config.std)
     return tuple(((pixels[0, :, c, c] * std + mean) * 255).round().int().tolist())
@@ -45,12 +46,13 @@ configs = st.builds(
 def test_sample_invariants(tokenizer, doc, config, seed):
     tok = tokenizer
     s = build_sample(doc, [n.data for n in doc.images], tok, config, random.Random(seed))
-    ids, phi, labels, pixels = s["input_ids"], s["phi"], s["labels"], s["pixels"]
+    ids, phi, labels = s["input_ids"], s["phi"], s["labels"]
+    pixels = collate([s], tok.pad_id, config)["pixels"][0]
     is_image = ids == tok.image_id
     n = int(is_image.sum())
     assert ids[0] == tok.bos_id and 2 <= len(ids) <= config.max_tokens or len(ids) == 1
-    assert n == len(pixels) == len(s["image_index"]) <= config.max_images
-    assert pixels.shape[1:] == (config.frames, 3, config.image_size, config.image_size)
+    assert n == len(s["images"]) == len(s["image_index"]) <= config.max_images
+    assert all(max(im.shape[:2]) == config.image_size and im.dtype == np.uint8 for im in s["images"])
     # Kept images are in document order, and the k-th <image> token's pixels are that image's.
     assert s["image_index"] == sorted(s["image_index"])
     colours = image_colours(doc)
@@ -145,7 +147,7 @@ def test_missing_and_corrupt_images_are_skipped_and_counted(tokenizer):
     s = build_sample(doc, images, tokenizer, LoaderConfig(image_size=8), random.Random(0))
     assert s["image_index"] == [0, 3]
     assert s["skipped"] == {"image_missing": 1, "image_undecodable": 1}
-    assert s["phi"].max() == 2 and len(s["pixels"]) == 2
+    assert s["phi"].max() == 2 and len(s["images"]) == 2
 
 
 def test_literal_special_token_text_is_not_an_image(tokenizer):
@@ -159,7 +161,7 @@ def test_build_sample_accepts_a_document_dict(tokenizer):
     doc = long_doc(2, words=3)
     s = build_sample(doc.to_dict(), [n.data for n in doc.images], tokenizer, LoaderConfig(image_size=8),
                      random.Random(0))
-    assert len(s["pixels"]) == 2
+    assert len(s["images"]) == 2
 
 
 @SETTINGS
@@ -168,10 +170,10 @@ def test_build_sample_accepts_a_document_dict(tokenizer):
 def test_collate_contract_and_padding_invariance(tokenizer, docs, extra_len, extra_n, seed):
     config = LoaderConfig(max_tokens=80, max_images=3, p_next=0.5, image_size=8)
     samples = [build_sample(d, [n.data for n in d.images], tokenizer, config, random.Random(seed)) for d in docs]
-    tight = collate(samples, tokenizer.pad_id)
+    tight = collate(samples, tokenizer.pad_id, config)
     B, L = tight["input_ids"].shape
     N = tight["image_mask"].shape[1]
-    loose = collate(samples, tokenizer.pad_id, length=L + extra_len, n_images=N + extra_n)
+    loose = collate(samples, tokenizer.pad_id, config, length=L + extra_len, n_images=N + extra_n)
     assert loose["pixels"].dtype == torch.float32 and loose["pixels"].shape == (B, N + extra_n, 1, 3, 8, 8)
     for name in ("input_ids", "labels", "phi", "attention_mask"):
         assert torch.equal(loose[name][:, :L], tight[name]), name
@@ -180,7 +182,7 @@ def test_collate_contract_and_padding_invariance(tokenizer, docs, extra_len, ext
     assert (loose["labels"][pad] == IGNORE_INDEX).all() and not loose["phi"][pad].any()
     assert (loose["input_ids"][pad] == tokenizer.pad_id).all()
     for b, s in enumerate(samples):
-        m = len(s["pixels"])
+        m = len(s["images"])
         assert loose["image_mask"][b].tolist() == [True] * m + [False] * (N + extra_n - m)
         assert not loose["pixels"][b, m:].any()
         assert int(loose["phi"][b].max()) <= m
