@@ -42,7 +42,7 @@ class ExtractConfig:
     max_teaser_chars: int = 600
     narrow_share: float = 0.8  # a child with this share of the best subtree's score replaces it
     min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
-    max_figure_text_chars: int = 300  # a neighbour of the article with less text is image-only
+    max_figure_text_chars: int = 600  # a neighbour of the article with less text is image-only
     min_text_chars: int = 1
     keep_captions: bool = True  # figure captions as text after their image (False: images only)  # emitted text blocks shorter than this are dropped
 
@@ -124,8 +124,11 @@ def extract_tree(root: etree._Element, url: str, config: ExtractConfig = Extract
     scored = _score(body, config)
     emitter = _Emitter(base_url, scored.skip, config)
     if scored.best_score >= config.min_article_chars:
-        for segment in _article_segments(scored, config):
-            emitter.walk(segment)
+        for segment, is_article in _article_segments(scored, config):
+            if is_article:
+                emitter.walk(segment)
+            else:
+                emitter.walk_media(segment)
     else:
         emitter.fallback = True
         emitter.walk(body)
@@ -167,7 +170,8 @@ def _is_removed(el: etree._Element, tag: str, attrs: list[str]) -> bool:
     spares the attribute lookups on the many elements that have none.
     """
     if tag in _REMOVE_TAGS:
-        return True
+        # An article's own <header> holds its lead image; the page's header is a masthead.
+        return tag != "header" or not any(a.tag in ("article", "main") for a in el.iterancestors())
     if attrs:
         if "style" in attrs:
             style = el.get("style")
@@ -304,14 +308,15 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     return _Scored(best, best_score, stats, skip)
 
 
-def _article_segments(scored: _Scored, config: ExtractConfig) -> list[etree._Element]:
-    """The article element plus image-only neighbours (a lead figure, a gallery) in DOM order.
+def _article_segments(scored: _Scored, config: ExtractConfig) -> list[tuple[etree._Element, bool]]:
+    """(element, is the article) for the article and its image-holding neighbours, in DOM order.
 
     Neighbours are the siblings of the article and of its parent that hold an image and little
-    text, so a hero image placed just outside the text container is kept.
+    text (a lead figure, the article's own header), so a hero image placed just outside the text
+    container is kept; only their figures are emitted.
     """
     best = scored.best
-    segments = [best]
+    segments = [(best, True)]
     node = best
     for _ in range(2):
         parent = node.getparent()
@@ -322,7 +327,7 @@ def _article_segments(scored: _Scored, config: ExtractConfig) -> list[etree._Ele
             if sib is node:
                 seen = True
             elif _is_figure(sib, scored, config):
-                (after if seen else before).append(sib)
+                (after if seen else before).append((sib, False))
         segments = before + segments + after
         node = parent
     return segments
@@ -335,6 +340,16 @@ def _is_figure(el: etree._Element, scored: _Scored, config: ExtractConfig) -> bo
     if total > config.max_figure_text_chars or links > total / 2:
         return False
     return next(el.iter(_IMAGE_TAGS), None) is not None
+
+
+def _ancestors_below(el: etree._Element, top: etree._Element) -> list[etree._Element]:
+    """``el`` and its ancestors up to, not including, ``top``."""
+    out = [el]
+    for a in el.iterancestors():
+        if a is top:
+            break
+        out.append(a)
+    return out
 
 
 class _Emitter:
@@ -413,6 +428,20 @@ class _Emitter:
         ):
             self.seen_text.add(text)
             self.nodes.append(TextNode(text))
+
+    def walk_media(self, top: etree._Element) -> None:
+        """Only the figures and images of ``top`` (a neighbour of the article), in order."""
+        done: set = set()
+        for el in top.iter("figure", *_IMAGE_TAGS):
+            if any(a in self.skip or a in done for a in _ancestors_below(el, top)):
+                continue
+            done.add(el)
+            if el.tag == "figure":
+                self.walk(el)
+            else:
+                self.flush()
+                self.add_image(el)
+                self.flush()
 
     def walk(self, top: etree._Element) -> None:
         skip, block_tags = self.skip, _BLOCK_TAGS
