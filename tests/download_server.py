@@ -29,7 +29,7 @@ class State:
         self.hits: Counter[str] = Counter()  # path -> requests
         self.sent: Counter[str] = Counter()  # path -> body bytes the client accepted
         self.active: Counter[str] = Counter()  # Host header -> requests in progress
-        self.max_active: Counter[str] = Counter()
+        self.max_active: Counter[str] = Counter()  # Host header (and "*" for all hosts) -> peak
         self.user_agents: set[str] = set()
         self.hosts: set[str] = set()
         self.image = jpeg()
@@ -87,14 +87,16 @@ class Handler(BaseHTTPRequestHandler):
             st.hits[path] += 1
             st.user_agents.add(self.headers.get("User-Agent", ""))
             st.hosts.add(host)
-            st.active[host] += 1
-            st.max_active[host] = max(st.max_active[host], st.active[host])
+            for key in (host, "*"):
+                st.active[key] += 1
+                st.max_active[key] = max(st.max_active[key], st.active[key])
             hits = st.hits[path]
         try:
             self.route(path, hits)
         finally:
             with st.lock:
                 st.active[host] -= 1
+                st.active["*"] -= 1
 
     def route(self, path: str, hits: int) -> None:
         st = self.state

@@ -179,6 +179,15 @@ def test_concurrency_is_bounded_per_host(server):
         assert 2 <= server.state.max_active[f"{host}:{server.port}"] <= 3
 
 
+def test_concurrency_is_bounded_per_downloader():
+    hosts = {f"h{i}.test": ["127.0.0.1"] for i in range(12)}
+    urls = [f"http://h{i % 12}.test:{{port}}/busy/{i}" for i in range(36)]
+    with ImageServer() as srv, Downloader(replace(FAST, concurrency=5), resolver=fake_resolver(hosts)) as d:
+        results = list(d.fetch_many([u.format(port=srv.port) for u in urls]))
+        assert len(results) == 36 and all(r.ok for r in results)
+        assert 3 <= srv.state.max_active["*"] <= 5
+
+
 def test_beam_dofn_outputs_and_counts(server):
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter

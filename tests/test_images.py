@@ -200,3 +200,49 @@ def test_pure_checks():
     assert check_single_color([(10, 13), (0, 3), (7, 7)], 3).reason == "single_color"
     assert check_single_color([(10, 14), (0, 3), (7, 7)], 3) is None
     assert fit_within(3000, 2000, 1024) == (1024, 683) and fit_within(500, 400, 1024) == (500, 400)
+
+
+def jpeg_with_metadata(im: Image.Image, **kw) -> bytes:
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}  # GPS position
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encode(im, "JPEG", exif=exif.tobytes(), icc_profile=icc, comment=b"secret note", **kw)
+    return data + b"trailing bytes after the image"
+
+
+def test_upright_jpeg_keeps_its_data_without_metadata():
+    src = photo(600, 400)
+    for extra in ({}, {"progressive": True}):
+        data = jpeg_with_metadata(src, quality=90, **extra)
+        r = normalize_image(data, ImageConfig())
+        assert b"CameraMaker" not in r.data and b"secret note" not in r.data and b"Exif" not in r.data
+        assert r.data.endswith(b"\xff\xd9") and len(r.data) < len(data)
+        out, original = decoded(r), Image.open(io.BytesIO(data))
+        assert out.info.get("icc_profile") == original.info["icc_profile"]
+        assert np.array_equal(np.asarray(out), np.asarray(original))  # same compressed data, same pixels
+        assert r.sha1 == hashlib.sha1(r.data).hexdigest() and (r.width, r.height) == (600, 400)
+
+
+def test_jpeg_is_reencoded_when_resized_oversized_or_asked():
+    data = jpeg_with_metadata(photo(600, 400), quality=90)
+    noisy = jpeg_with_metadata(Image.fromarray(np.random.default_rng(0).integers(0, 256, (400, 600, 3), np.uint8)),
+                               quality=100)  # fmt: skip
+    assert len(noisy) > 0.5 * 600 * 400
+    for d, config in [(data, ImageConfig(max_side=500)), (noisy, ImageConfig()),
+                      (data, ImageConfig(passthrough_max_bytes_per_pixel=0))]:  # fmt: skip
+        r = normalize_image(d, config)
+        assert b"CameraMaker" not in r.data and b"secret note" not in r.data
+        assert Image.open(io.BytesIO(r.data)).info.get("icc_profile") is None  # a fresh encode
+
+
+def test_strip_jpeg_metadata_refuses_what_it_does_not_understand():
+    from interleaf.pipeline.images import strip_jpeg_metadata
+
+    data = encode(photo(300, 200), "JPEG")
+    assert strip_jpeg_metadata(data) == data  # nothing to strip
+    assert strip_jpeg_metadata(data[: len(data) // 2]) is None  # no end marker
+    assert strip_jpeg_metadata(encode(photo(300, 200), "PNG")) is None
+    assert strip_jpeg_metadata(b"\xff\xd8\x00garbage") is None
