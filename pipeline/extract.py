@@ -33,7 +33,9 @@ class ExtractConfig:
     max_html_bytes: int = 5_000_000  # larger pages are dropped with reason "too_large", not parsed
     min_paragraph_chars: int = 50  # a link-poor block this long counts as article text
     max_link_density: float = 0.3  # fallback mode: link chars / chars above which a block is not text
-    drop_link_density: float = 0.5  # emitted blocks above this link density are navigation
+    # Blocks above this link density are navigation: they score against their container and
+    # are not emitted. Article lists whose items lead with a linked sentence stay under it.
+    drop_link_density: float = 0.7
     link_block_weight: float = 1.0  # score per char of a navigation block, negative
     short_block_weight: float = 0.3  # score of a short link-poor block, per char, negative
     boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
