@@ -18,6 +18,7 @@ class LoaderConfig:
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
     frames: int = 1  # F: a still image is repeated over F frames
+    resample: str = "bicubic"  # Pillow filter for the resize (CLIP's); "bilinear" is about 2x faster
     batch_size: int = 8
     drop_last: bool = False
     fixed_shapes: bool = False  # pad every batch to L = max_tokens and N = max_images
@@ -32,5 +33,7 @@ class LoaderConfig:
             raise ValueError("max_tokens must be at least 2 (BOS and one token)")
         if not 0.0 <= self.p_next <= 1.0:
             raise ValueError(f"p_next must be in [0, 1], got {self.p_next}")
+        if self.resample not in ("bicubic", "bilinear", "lanczos", "box"):
+            raise ValueError(f"resample must be bicubic, bilinear, lanczos or box, got {self.resample!r}")
         if self.max_images < 0 or self.frames < 1 or self.image_size < 1 or self.batch_size < 1:
             raise ValueError("max_images >= 0, frames >= 1, image_size >= 1 and batch_size >= 1 are required")

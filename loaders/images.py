@@ -24,11 +24,11 @@ def decode_image(data: bytes | Image.Image, size: int | None = None) -> Image.Im
     return img if img.mode == "RGB" else img.convert("RGB")
 
 
-def resize_image(img: Image.Image, size: int) -> np.ndarray:
+def resize_image(img: Image.Image, size: int, resample: str = "bicubic") -> np.ndarray:
     """uint8 [h, w, 3] with the longer side scaled to ``size``, aspect preserved."""
     scale = size / max(img.width, img.height)
     w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
-    return np.asarray(img.resize((w, h), Image.Resampling.BICUBIC), dtype=np.uint8)
+    return np.asarray(img.resize((w, h), Image.Resampling[resample.upper()]), dtype=np.uint8)
 
 
 def normalize_into(out: torch.Tensor, image: np.ndarray, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
@@ -43,8 +43,9 @@ def normalize_into(out: torch.Tensor, image: np.ndarray, mean: tuple[float, ...]
     dst *= (1.0 / (np.asarray(std, np.float32) * 255))[:, None, None]
 
 
-def image_to_tensor(img: Image.Image, size: int, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
+def image_to_tensor(img: Image.Image, size: int, mean: tuple[float, ...], std: tuple[float, ...],
+                    resample: str = "bicubic") -> torch.Tensor:
     """float32 [3, size, size]: one image as the loader feeds it to the encoder (for prompts)."""
     out = torch.zeros(3, size, size)
-    normalize_into(out, resize_image(img, size), mean, std)
+    normalize_into(out, resize_image(img, size, resample), mean, std)
     return out

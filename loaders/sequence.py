@@ -158,7 +158,7 @@ def build_sample(doc: Document | dict[str, Any], images: Sequence[bytes | Image.
 
 def _decode_into(decoded: dict[int, np.ndarray], i: int, data: bytes | Image.Image, config: LoaderConfig) -> bool:
     try:
-        decoded[i] = resize_image(decode_image(data, config.image_size), config.image_size)
+        decoded[i] = resize_image(decode_image(data, config.image_size), config.image_size, config.resample)
     except Exception:  # Pillow raises many types for corrupt data; the caller counts the image
         return False
     return True

@@ -207,3 +207,13 @@ def test_config_rejects_bad_values():
         LoaderConfig(p_next=1.5)
     with pytest.raises(ValueError):
         LoaderConfig(max_tokens=1)
+
+
+def test_frames_repeat_a_still_image_and_resample_is_configurable(tokenizer):
+    doc = long_doc(2, words=3)
+    for resample in ("bicubic", "bilinear"):
+        config = LoaderConfig(frames=3, image_size=8, resample=resample)
+        s = build_sample(doc, [n.data for n in doc.images], tokenizer, config, random.Random(0))
+        pixels = collate([s], tokenizer.pad_id, config)["pixels"]
+        assert pixels.shape == (1, 2, 3, 3, 8, 8)
+        assert torch.equal(pixels[0, :, 0], pixels[0, :, 2]) and pixels[0, :, 1].abs().sum() > 0
