@@ -366,7 +366,6 @@ class _Emitter:
         self.judged: set = set()  # images met in the article, kept or rejected
         self.rejected: list[tuple[str, str]] = []
         self.urls: set[str] = set()
-        self.seen_text: set[str] = set()
         self.parts: list = []  # str pieces and ImageNodes of the current block
         self.chars = 0
         self.link_chars = 0
@@ -421,14 +420,10 @@ class _Emitter:
     def _text(self, run: list[str]) -> None:
         text = " ".join("".join(run).split())
         # Escaped markup shown as text (a tracking <img> in a text template) and a bare URL are
-        # not prose; a block seen before is a repeat (gallery captions, teaser and pull quotes).
-        if (
-            text
-            and not (text[0] == "<" and text[-1] == ">")
-            and not (text.startswith(("http://", "https://")) and " " not in text)
-            and text not in self.seen_text
-        ):
-            self.seen_text.add(text)
+        # not prose. Repeated blocks stay: recipes and plans repeat lines on purpose.
+        markup = text[:1] == "<" and text[-1:] == ">"
+        bare_url = text.startswith(("http://", "https://")) and " " not in text
+        if text and not markup and not bare_url:
             self.nodes.append(TextNode(text))
 
     def walk_media(self, top: etree._Element) -> None:

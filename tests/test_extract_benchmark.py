@@ -29,8 +29,8 @@ def test_article_text_f1_floor_on_real_pages():
         n_images += sum(isinstance(n, ImageNode) for n in result.nodes)
         counts.append(page_counts(truth, text))
     s = scores(counts)
-    assert s["f1"] >= 0.95, s
-    assert s["precision"] >= 0.94 and s["recall"] >= 0.96, s
+    assert s["f1"] >= 0.955, s
+    assert s["precision"] >= 0.935 and s["recall"] >= 0.97, s
     # News pages carry article images: a regression that drops them all shows here.
     assert n_images >= 430, n_images
 
