@@ -17,6 +17,10 @@ non-image content types and a ``Content-Length`` over the cap; then read at most
 connections are retried with exponential backoff (a ``Retry-After`` up to ``max_retry_after`` is
 honoured); other 4xx never are.
 
+Limits of the politeness: ``per_host`` counts the hostname a URL starts at (a redirect to another
+host is not counted against that host) and holds per Downloader, i.e. per DoFn instance; workers
+do not coordinate. Proxies from the environment are not used (we connect to checked addresses).
+
 Reasons (``FetchResult.reason``; None means success):
 
     bad_url, bad_scheme      not an absolute http(s) URL
