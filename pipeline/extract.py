@@ -1,17 +1,18 @@
 """DOM -> text and image nodes in reading order, keeping only the page's main content.
 
-One lxml parse, then cheap passes over the tree, all iterative (a 10,000-deep DOM cannot
-overflow the stack):
+One lxml parse, then two cheap walks, both iterative (a 10,000-deep DOM cannot overflow
+the stack) and neither modifying the tree:
 
-1. clean: drop non-content elements (scripts, navigation, forms...) and hidden ones, in C
-   where lxml allows it;
-2. score: one post-order walk measures each block's text and link text and sums a score per
-   subtree: long, link-poor blocks count for their length, link lists and short scraps
-   against it. Elements whose class or id names boilerplate (share bars, related lists,
-   comments...) count against their ancestors. The best-scoring subtree is the article;
-3. emit: a walk of the article (plus image-only neighbours such as a lead figure) writes one
-   TextNode per block and an ImageNode per kept image, in DOM order. When no subtree stands
-   out (galleries, list pages) every link-poor paragraph of the page is kept instead.
+1. score: one post-order walk skips never-content subtrees (scripts, navigation, forms,
+   hidden elements), measures each block's text and link text, and sums a score per subtree:
+   prose blocks count for their length, link lists and short scraps against it. Elements
+   whose class or id names boilerplate (share bars, related lists, comments...) and lists of
+   teaser cards count against their ancestors. The best-scoring subtree is the article; it
+   is narrowed to a child that holds nearly all of its score;
+2. emit: a walk of the article writes one TextNode per block and an ImageNode per kept image,
+   in DOM order; image-holding neighbours of the article (a lead figure, the article's own
+   header) add their figures. When no subtree stands out (galleries, list pages) every
+   link-poor paragraph of the page is kept instead.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .extract_images import image_url, judge_image
 @dataclass
 class ExtractConfig:
     max_html_bytes: int = 5_000_000  # larger pages are dropped with reason "too_large", not parsed
-    min_paragraph_chars: int = 50  # a link-poor block this long counts as article text
+    min_paragraph_chars: int = 50  # a block this long (and under the link density limit) is prose
     max_link_density: float = 0.3  # fallback mode: link chars / chars above which a block is not text
     # Blocks above this link density are navigation: they score against their container and
     # are not emitted. Article lists whose items lead with a linked sentence stay under it.
@@ -41,12 +42,12 @@ class ExtractConfig:
     boilerplate_hint_weight: float = 0.25  # factor on the score of an element named boilerplate
     sibling_paragraph_bonus: float = 0.5  # share of its child paragraphs' score added to a container
     min_teaser_cards: int = 3  # children with an image, a link to a page and little text: a teaser list
-    max_teaser_chars: int = 600
+    max_teaser_chars: int = 600  # the most text a teaser card holds
     narrow_share: float = 0.8  # a child with this share of the best subtree's score replaces it
     min_article_chars: int = 250  # below this best-subtree score, fall back to page paragraphs
     max_figure_text_chars: int = 600  # a neighbour of the article with less text is image-only
-    min_text_chars: int = 1
-    keep_captions: bool = True  # figure captions as text after their image (False: images only)  # emitted text blocks shorter than this are dropped
+    min_text_chars: int = 1  # emitted text blocks shorter than this are dropped
+    keep_captions: bool = True  # figure captions as text after their image (False: images only)
 
 
 @dataclass

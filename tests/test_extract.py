@@ -183,7 +183,8 @@ def test_related_story_thumbnails_dropped_with_their_links():
 def test_noai_opts_out_and_noimageai_flags_images():
     noai = extract(page(paragraphs(3), head="<meta name='robots' content='index, NoAI'>"), URL)
     assert (noai.drop_reason, noai.nodes) == ("opted_out", [])
-    noimage = extract(page(paragraphs(3) + "<p><img src='/a.jpg'></p>", head="<meta name=robots content=noimageai>"), URL)
+    with_image = page(paragraphs(3) + "<p><img src='/a.jpg'></p>", head="<meta name=robots content=noimageai>")
+    noimage = extract(with_image, URL)
     assert noimage.drop_reason is None and noimage.image_opt_out
     assert not extract(page(paragraphs(3)), URL).image_opt_out
 
@@ -243,7 +244,8 @@ def test_page_deeper_than_the_parser_limit_is_dropped_not_truncated():
 
 
 def test_xml_declaration_and_non_ascii_text():
-    html = '<?xml version="1.0" encoding="iso-8859-1"?>' + page(paragraphs(2) + "<p>Ça déborde à Genève, « vraiment » ! " + PARA + "</p>")
+    article = paragraphs(2) + f"<p>Ça déborde à Genève, « vraiment » ! {PARA}</p>"
+    html = '<?xml version="1.0" encoding="iso-8859-1"?>' + page(article)
     got = texts(extract(html, URL))
     assert got[-1].startswith("Ça déborde à Genève, « vraiment » !")
 
@@ -251,7 +253,7 @@ def test_xml_declaration_and_non_ascii_text():
 def test_teaser_card_lists_dropped_whatever_their_class():
     cards = "".join(
         f"<article class='card'><a href='/story{i}'><img src='/t{i}.jpg'></a>"
-        f"<div class='blurb'>Teaser {i}: a council vote on the new bridge drew a large crowd and a long debate.</div></article>"
+        f"<div class='blurb'>Teaser {i}: a council vote on the new bridge drew a large crowd.</div></article>"
         for i in range(4)
     )
     result = extract(page(paragraphs(3), around=f"<section class='more'>{cards}</section>"), URL)
@@ -280,3 +282,15 @@ def test_captions_can_be_left_out_and_bare_urls_are_not_text():
     without = extract(page(article), URL, ExtractConfig(keep_captions=False))
     assert "The caption" not in texts(without)
     assert images(without) == ["https://news.example.org/a.jpg"]
+
+
+def test_lead_image_in_the_articles_own_header_is_kept_but_not_the_page_header():
+    html = page(
+        "<header><h1>Flood story</h1><figure><img src='/lead.jpg' alt='lead'></figure></header>"
+        f"<div class='story-body'>{paragraphs(4)}</div>"
+    )
+    result = extract(html, URL)
+    assert images(result) == ["https://news.example.org/lead.jpg"]
+    assert isinstance(result.nodes[0], ImageNode)
+    assert texts(result) == [f"{i} {PARA}" for i in range(4)]
+    assert ("https://news.example.org/logo.png", "boilerplate") in result.dropped_images
