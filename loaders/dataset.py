@@ -25,7 +25,9 @@ from .sequence import build_sample
 from .shards import count_skip, expand_urls, read_shard
 from .tokenizer import InterleafTokenizer
 
-STATE_KEY = "_stream_state"  # (stream, raw samples consumed, skip counters); removed by InterleafLoader
+# (stream, raw samples consumed, skip counters), in every batch and alone at a stream's end when
+# samples were skipped after its last batch; InterleafLoader removes it.
+STATE_KEY = "_stream_state"
 
 
 def resolve_rank(config: LoaderConfig) -> tuple[int, int]:
@@ -102,6 +104,7 @@ class InterleafDataset(IterableDataset):
         stream = shuffle_buffer(self.raw_samples(g, total, stats), cfg.shuffle_buffer,
                                 random.Random(f"{cfg.seed}:{self.epoch}:{g}"))
         batch: list[dict[str, Any]] = []
+        n, reported = 0, {}
         for n, raw in enumerate(stream, start=1):
             if n <= consumed:
                 if n == consumed:  # the replay has re-read exactly what the saved counters cover
@@ -112,10 +115,13 @@ class InterleafDataset(IterableDataset):
             if sample is not None:
                 batch.append(sample)
             if len(batch) == cfg.batch_size:
-                yield self.collate(batch, (g, n, dict(stats)))
+                reported = dict(stats)
+                yield self.collate(batch, (g, n, reported))
                 batch = []
         if batch and not cfg.drop_last:
             yield self.collate(batch, (g, n, dict(stats)))
+        elif dict(stats) != reported:  # skips after the last batch still reach the loader's counters
+            yield {STATE_KEY: (g, n, dict(stats))}
 
     def build(self, raw: dict[str, Any], stats: Counter) -> dict[str, Any] | None:
         where = f"sample {raw['__key__']} of {raw['__url__']}"
@@ -155,7 +161,7 @@ class InterleafLoader:
         self.pin_memory = pin_memory
         self.prefetch_factor = prefetch_factor
         self.epoch = 0
-        self.batches = 0  # consumed this epoch
+        self.received = 0  # items (batches, final counters) taken from the DataLoader this epoch
         self.consumed: dict[int, int] = {}
         self.counters: dict[int, dict[str, int]] = {}
         self.totals: Counter[str] = Counter()  # skip counters of completed epochs
@@ -166,17 +172,18 @@ class InterleafLoader:
         # The DataLoader asks its workers for batches in turn, from worker 0: rotating which stream
         # each worker runs makes a resumed epoch continue in the very order it had (exactly so
         # while no worker has run dry; the same samples in any case).
-        self.dataset.worker_offset = self.batches % max(1, self.num_workers)
+        self.dataset.worker_offset = self.received % max(1, self.num_workers)
         loader = DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers,
                             pin_memory=self.pin_memory, prefetch_factor=self.prefetch_factor)
         for batch in loader:
             g, n, counters = batch.pop(STATE_KEY)
             self.consumed[g], self.counters[g] = int(n), counters
-            self.batches += 1
-            yield batch
+            self.received += 1
+            if batch:  # empty: a stream's final counters, no samples
+                yield batch
         self.totals.update(self.epoch_stats())
         self.epoch += 1
-        self.batches, self.consumed, self.counters = 0, {}, {}
+        self.received, self.consumed, self.counters = 0, {}, {}
 
     def epoch_stats(self) -> Counter[str]:
         """Shards, samples and images skipped so far this epoch, by reason."""
@@ -187,7 +194,7 @@ class InterleafLoader:
 
     def state_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "num_workers": self.num_workers, "world_size": self.dataset.world_size,
-                "seed": self.dataset.config.seed, "batches": self.batches, "consumed": dict(self.consumed),
+                "seed": self.dataset.config.seed, "received": self.received, "consumed": dict(self.consumed),
                 "counters": dict(self.counters), "totals": dict(self.totals)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -195,7 +202,7 @@ class InterleafLoader:
         saved = (max(1, state["num_workers"]), state["world_size"], state["seed"])
         if mine != saved:
             raise ValueError(f"resume needs the same (workers, world size, seed): saved {saved}, now {mine}")
-        self.epoch, self.batches = state["epoch"], state["batches"]
+        self.epoch, self.received = state["epoch"], state["received"]
         self.consumed = {int(g): n for g, n in state["consumed"].items()}
         self.counters = {int(g): dict(c) for g, c in state["counters"].items()}
         self.totals = Counter(state["totals"])

@@ -154,3 +154,18 @@ def test_brace_lists_pipes_and_http(shards, tokenizer, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_skips_after_the_last_batch_are_counted(tmp_path, tokenizer, drop_last):
+    rng = random.Random(8)
+    docs = [random_document(rng) for _ in range(5)]
+    with TarWriter(str(tmp_path / "a.tar"), encoder=False) as w:
+        for doc in docs:
+            w.write(sample_members(doc))
+        w.write({"__key__": "broken", "json": b"[]"})
+    loader = make_dataloader(str(tmp_path), tokenizer, cfg(shuffle_buffer=0, drop_last=drop_last))
+    with pytest.warns(SkippedDataWarning, match="broken"):
+        seen = keys(loader)
+    assert seen == [d.id for d in docs][: 4 if drop_last else 5]
+    assert loader.totals["bad_document"] == 1
