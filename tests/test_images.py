@@ -143,6 +143,7 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")  # pytest resets our module's filter
 def test_bomb_rejected_from_header_by_our_limit():
     assert reason_of(png_header_only(12000, 12000)) == "too_large"
 
