@@ -86,24 +86,6 @@ def _keep_best_per_key(keyed, stage: str, reason: str, label: str):
     return out.kept, out[DROPPED]
 
 
-class DedupeDocuments(beam.PTransform):
-    """Exact duplicates: one document per canonical URL (the most recent fetch), then one per content hash."""
-
-    def __init__(self, config: DedupeConfig | None = None, stage: str = "dedupe_documents") -> None:
-        super().__init__()
-        self.config = config or DedupeConfig()
-        self.stage = stage
-
-    def expand(self, docs):
-        stage = self.stage
-        prepared = docs | "Prepare" >> beam.ParDo(_Prepare(stage)).with_outputs(ERRORS, main="keyed")
-        by_url, url_dropped = _keep_best_per_key(prepared.keyed, stage, "duplicate_url", "Url")
-        by_content = by_url | "ByContent" >> beam.Map(lambda entry: (entry[1], entry))
-        kept, content_dropped = _keep_best_per_key(by_content, stage, "duplicate_content", "Content")
-        kept_docs = kept | "Docs" >> beam.Map(_count_kept, Counters(stage))
-        dropped = (url_dropped, content_dropped) | "Dropped" >> beam.Flatten()
-        return kept_docs, dropped, prepared[ERRORS]
-
 
 def _count_kept(entry, counters: Counters) -> Document:
     counters.inc("kept")
@@ -197,18 +179,48 @@ def _image_items(doc: Document, match_mirrored: bool):
             yield item.sha1, item
 
 
-class DedupeImages(beam.PTransform):
-    """Images repeated within a document, on too many documents, or near-duplicates by pHash."""
+class _DedupeStage(beam.PTransform):
+    """Shared shape: a config, a stage name, and the final join of verdicts to their documents."""
 
-    def __init__(self, config: DedupeConfig | None = None, stage: str = "dedupe_images") -> None:
+    STAGE = ""
+
+    def __init__(self, config: DedupeConfig | None = None, stage: str | None = None) -> None:
         super().__init__()
         self.config = config or DedupeConfig()
-        self.stage = stage
+        self.stage = stage or self.STAGE
+
+    def _apply(self, docs, verdicts: dict, errors, fn: Callable[[Document, dict], StageResult]):
+        """CoGroupByKey documents with their verdicts by id, then ``fn(doc, grouped)`` as a Stage."""
+        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
+        return (
+            {"doc": keyed, ERROR_MARK: errors, **verdicts}
+            | "ByDoc" >> beam.CoGroupByKey()
+            | "Apply" >> Stage(self.stage, _join_stage(self.stage, fn))
+        )
+
+
+class DedupeDocuments(_DedupeStage):
+    """Exact duplicates: one document per canonical URL (the most recent fetch), then one per content hash."""
+
+    STAGE = "dedupe_documents"
+    def expand(self, docs):
+        stage = self.stage
+        prepared = docs | "Prepare" >> beam.ParDo(_Prepare(stage)).with_outputs(ERRORS, main="keyed")
+        by_url, url_dropped = _keep_best_per_key(prepared.keyed, stage, "duplicate_url", "Url")
+        by_content = by_url | "ByContent" >> beam.Map(lambda entry: (entry[1], entry))
+        kept, content_dropped = _keep_best_per_key(by_content, stage, "duplicate_content", "Content")
+        kept_docs = kept | "Docs" >> beam.Map(_count_kept, Counters(stage))
+        dropped = (url_dropped, content_dropped) | "Dropped" >> beam.Flatten()
+        return kept_docs, dropped, prepared[ERRORS]
+
+
+class DedupeImages(_DedupeStage):
+    """Images repeated within a document, on too many documents, or near-duplicates by pHash."""
+
+    STAGE = "dedupe_images"
 
     def expand(self, docs):
         config, stage = self.config, self.stage
-        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
-
         refs, ref_errors = _markers(docs, lambda d: [(k, d.id) for k in sorted(dl.image_keys(d))], "Refs")
         frequent = _frequent_refs(refs, config.max_docs_per_image, "Image")
 
@@ -236,24 +248,16 @@ class DedupeImages(beam.PTransform):
         def apply(doc: Document, grouped: dict) -> StageResult:
             return dl.apply_image_verdicts(doc, set(grouped["frequent"]), dict(grouped["near"]), config, stage)
 
-        return (
-            {"doc": keyed, "frequent": frequent, "near": near, ERROR_MARK: errors}
-            | "ByDoc" >> beam.CoGroupByKey()
-            | "Apply" >> Stage(stage, _join_stage(stage, apply))
-        )
+        return self._apply(docs, {"frequent": frequent, "near": near}, errors, apply)
 
 
-class NearDupDocuments(beam.PTransform):
+class NearDupDocuments(_DedupeStage):
     """MinHash LSH over word shingles: of documents within the Jaccard threshold, the best-ranked stays."""
 
-    def __init__(self, config: DedupeConfig | None = None, stage: str = "near_dup_documents") -> None:
-        super().__init__()
-        self.config = config or DedupeConfig()
-        self.stage = stage
+    STAGE = "near_dup_documents"
 
     def expand(self, docs):
         config, stage = self.config, self.stage
-        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
         items, errors = _markers(docs, lambda d: [(d.id, dl.doc_item(d, config))], "Signatures")
         links = _near_links(
             items,
@@ -269,24 +273,16 @@ class NearDupDocuments(beam.PTransform):
             (rep, *_) = list(grouped["dup"]) or [None]
             return dl.apply_document_verdicts(doc, rep, set(), config, stage)
 
-        return (
-            {"doc": keyed, "dup": dups, ERROR_MARK: errors}
-            | "ByDoc" >> beam.CoGroupByKey()
-            | "Apply" >> Stage(stage, _join_stage(stage, apply))
-        )
+        return self._apply(docs, {"dup": dups}, errors, apply)
 
 
-class RepeatedParagraphs(beam.PTransform):
+class RepeatedParagraphs(_DedupeStage):
     """Paragraphs found on more than ``max_docs_per_paragraph`` documents of one domain are removed."""
 
-    def __init__(self, config: DedupeConfig | None = None, stage: str = "repeated_paragraphs") -> None:
-        super().__init__()
-        self.config = config or DedupeConfig()
-        self.stage = stage
+    STAGE = "repeated_paragraphs"
 
     def expand(self, docs):
         config, stage = self.config, self.stage
-        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
         refs, errors = _markers(docs, lambda d: [(k, d.id) for k in sorted(dl.paragraph_keys(d, config))], "Refs")
         repeated = _frequent_refs(refs, config.max_docs_per_paragraph, "Paragraph")
         hashes = repeated | "Hashes" >> beam.MapTuple(lambda doc_id, key: (doc_id, key[1]))
@@ -294,11 +290,7 @@ class RepeatedParagraphs(beam.PTransform):
         def apply(doc: Document, grouped: dict) -> StageResult:
             return dl.apply_document_verdicts(doc, None, set(grouped["repeated"]), config, stage)
 
-        return (
-            {"doc": keyed, "repeated": hashes, ERROR_MARK: errors}
-            | "ByDoc" >> beam.CoGroupByKey()
-            | "Apply" >> Stage(stage, _join_stage(stage, apply))
-        )
+        return self._apply(docs, {"repeated": hashes}, errors, apply)
 
 
 class Decontaminate(beam.PTransform):

@@ -14,7 +14,6 @@ import random
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
 from interleaf.pipeline.images import ImageConfig, normalize_image
@@ -72,7 +71,8 @@ def drawing(seed: int, size: int = 256) -> bytes:
 
 def image_node(data: bytes, url: str) -> ImageNode:
     """An ImageNode as the images stage leaves it (normalised bytes, sha1, pHash, size)."""
-    n = normalize_image(data, ImageConfig())
+    # 384 px keeps the bytes small: Beam pickles test inputs into the pipeline graph.
+    n = normalize_image(data, ImageConfig(max_side=384))
     return ImageNode(url=url, sha1=n.sha1, phash=n.phash, width=n.width, height=n.height, member="000.jpg", data=n.data)
 
 
@@ -124,6 +124,3 @@ def edited_articles(n: int, seed: int = 0) -> list[tuple[int, str, str]]:
         out += [(i, name, edit(text, rng)) for name, edit in EDITS.items()]
     return out
 
-
-def random_phash(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**63, dtype=np.int64)) * 2 + int(rng.integers(0, 2))
