@@ -151,9 +151,13 @@ def to_rgb(im: Image.Image) -> Image.Image:
         return im
     if im.mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif im.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-        # Pillow clips these to 255 when converting; keep the top 8 of 16 bits instead.
-        im = Image.fromarray((np.asarray(im).astype(np.uint32) >> 8).clip(0, 255).astype(np.uint8), "L")
+    elif im.mode.startswith("I"):
+        # Pillow clips these to 255 when converting; keep the top 8 of 16 bits instead. 32-bit "I"
+        # images say nothing of their range: shift only when values go past 8 bits.
+        values = np.asarray(im).astype(np.int64)
+        if im.mode != "I" or values.max() > 255:
+            values = values >> 8
+        im = Image.fromarray(values.clip(0, 255).astype(np.uint8), "L")
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = im.convert("RGBA")
         out = Image.new("RGB", rgba.size, (255, 255, 255))

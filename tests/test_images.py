@@ -247,3 +247,21 @@ def test_strip_jpeg_metadata_refuses_what_it_does_not_understand():
     assert strip_jpeg_metadata(data[: len(data) // 2]) is None  # no end marker
     assert strip_jpeg_metadata(encode(photo(300, 200), "PNG")) is None
     assert strip_jpeg_metadata(b"\xff\xd8\x00garbage") is None
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK", "F", "I"])
+def test_every_mode_in_every_allowed_format_becomes_rgb(mode):
+    rgb = np.random.default_rng(1).integers(0, 256, (200, 300, 3), np.uint8)
+    # "I" holds 16-bit samples here, as 16-bit PNGs and TIFFs do
+    src = Image.fromarray(rgb[..., 0].astype(np.int32) * 257, "I") if mode == "I" else Image.fromarray(rgb).convert(mode)
+    saved = 0
+    for fmt in ["PNG", "TIFF", "BMP", "GIF", "WEBP", "JPEG"]:
+        buf = io.BytesIO()
+        try:
+            src.save(buf, fmt)
+        except (OSError, KeyError, ValueError):
+            continue  # Pillow cannot write this mode in this format
+        saved += 1
+        out = decoded(normalize_image(buf.getvalue(), ImageConfig()))
+        assert (out.mode, out.size) == ("RGB", (300, 200)), (mode, fmt)
+    assert saved >= 1
