@@ -225,6 +225,8 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
     best, best_score = body, float("-inf")
     boilerplate_factor = config.boilerplate_hint_weight
     paragraph_bonus = config.sibling_paragraph_bonus
+    min_cards, max_card_chars = config.min_teaser_cards, config.max_teaser_chars
+    block_tags, remove_tags = _BLOCK_TAGS, _REMOVE_TAGS
     in_link = 0
     in_hinted = 0  # open boilerplate-named ancestors: nothing inside them is the article
     walker = etree.iterwalk(body, events=("start", "end"))
@@ -232,7 +234,7 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
         tag = el.tag
         if event == "start":
             attrs = el.keys()
-            if _is_removed(el, tag, attrs) and el is not body:
+            if (tag in remove_tags or attrs or tag == "form") and _is_removed(el, tag, attrs) and el is not body:
                 walker.skip_subtree()
                 skip.add(el)
                 stack.append(None)
@@ -267,15 +269,16 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
         block = 0.0
         if tag == "a":
             in_link -= 1
-        if tag in _BLOCK_TAGS:
-            block = _block_score(chars, links, tag, config)
-            score += block
-            total += chars
-            total_links += links
-            chars = links = 0
+        if tag in block_tags:
+            if chars:
+                block = _block_score(chars, links, tag, config)
+                score += block
+                total += chars
+                total_links += links
+                chars = links = 0
         # Several teaser cards side by side (thumbnail, linked title, blurb) and no paragraph
         # of its own: a list of other stories, whatever its class says.
-        teasers = cards >= config.min_teaser_cards and not direct
+        teasers = cards >= min_cards and not direct
         # Paragraphs side by side make an article container; teaser cards each hold one.
         candidate = score + paragraph_bonus * direct
         if in_hinted or teasers:
@@ -299,7 +302,7 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 parent[6] += block
             parent[7] += images
             parent[8] += page_links
-            if images and page_links and 0 < total + chars <= config.max_teaser_chars:
+            if images and page_links and 0 < total + chars <= max_card_chars:
                 parent[9] += 1
     # The best subtree may hold the article plus teasers around it; step down while one child
     # keeps nearly all of the score, so the article container itself is chosen.
@@ -375,9 +378,10 @@ class _Emitter:
     def add_text(self, text: str | None) -> None:
         if text:
             self.parts.append(text)
+            n = len(text.strip())
+            self.chars += n
             if self.in_link:
-                self.link_chars += len(text.strip())
-            self.chars += len(text.strip())
+                self.link_chars += n
 
     def add_image(self, img: etree._Element) -> None:
         self.judged.add(img)
@@ -442,7 +446,7 @@ class _Emitter:
                 self.flush()
 
     def walk(self, top: etree._Element) -> None:
-        skip, block_tags = self.skip, _BLOCK_TAGS
+        skip, block_tags, flush, add_text = self.skip, _BLOCK_TAGS, self.flush, self.add_text
         if not self.config.keep_captions:
             skip = skip | set(top.iter("figcaption"))
         walker = etree.iterwalk(top, events=("start", "end"))
@@ -453,21 +457,21 @@ class _Emitter:
                     walker.skip_subtree()
                     continue
                 if tag in block_tags:
-                    self.flush()
+                    flush()
                 elif tag == "a":
                     self.in_link += 1
                 elif tag in _IMAGE_TAGS:
                     self.add_image(el)
-                self.add_text(el.text)
+                add_text(el.text)
                 continue
             if el in skip and el is not top:
                 # skip_subtree still reports the end event: keep the tail, which is not boilerplate.
-                self.add_text(el.tail)
+                add_text(el.tail)
                 continue
             if tag in block_tags:
-                self.flush()
+                flush()
             elif tag == "a":
                 self.in_link -= 1
             if el is not top:
-                self.add_text(el.tail)
-        self.flush()
+                add_text(el.tail)
+        flush()

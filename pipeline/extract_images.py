@@ -36,6 +36,9 @@ def _declared_size(value: str | None) -> int | None:
     return int(m.group(1)) if m else None
 
 
+_SRCSET_CANDIDATE = re.compile(r"[\s,]*(\S+)(?:\s+([^,]*))?")
+
+
 def parse_srcset(srcset: str) -> list[tuple[str, float]]:
     """``srcset`` candidates as (url, size), size being the w or x descriptor (1.0 when absent).
 
@@ -43,25 +46,17 @@ def parse_srcset(srcset: str) -> list[tuple[str, float]]:
     commas, as image CDNs write them, survive) and a comma ends the descriptors.
     """
     out: list[tuple[str, float]] = []
-    i, n = 0, len(srcset)
-    while i < n:
-        while i < n and (srcset[i].isspace() or srcset[i] == ","):
-            i += 1
-        j = i
-        while j < n and not srcset[j].isspace():
-            j += 1
-        url = srcset[i:j]
-        descriptors = ""
+    pos, n = 0, len(srcset)
+    while pos < n:
+        m = _SRCSET_CANDIDATE.match(srcset, pos)
+        if m is None:
+            break
+        url, descriptors = m.group(1), m.group(2) or ""
         if url.endswith(","):
-            url = url.rstrip(",")
+            # "a.jpg, b.jpg": the comma ends this candidate, what follows is the next one.
+            url, descriptors, pos = url.rstrip(","), "", m.end(1)
         else:
-            k = srcset.find(",", j)
-            k = n if k < 0 else k
-            descriptors = srcset[j:k]
-            j = k
-        i = j
-        if not url:
-            continue
+            pos = m.end()
         size = 1.0
         for d in descriptors.split():
             if d[-1:] in ("w", "x"):
@@ -69,7 +64,8 @@ def parse_srcset(srcset: str) -> list[tuple[str, float]]:
                     size = float(d[:-1])
                 except ValueError:
                     pass
-        out.append((url, size))
+        if url:
+            out.append((url, size))
     return out
 
 
