@@ -369,7 +369,3 @@ class Flamingo(nn.Module):
             if p.requires_grad:
                 (decay if p.dim() >= 2 and p is not emb else no_decay).append(p)
         return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def count_params(module: nn.Module, trainable: bool | None = None) -> int:
-    return sum(p.numel() for p in module.parameters() if trainable is None or p.requires_grad == trainable)
