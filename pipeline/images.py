@@ -3,8 +3,8 @@
 ``normalize_image(data, config)`` turns the bytes of one image into the bytes a shard stores:
 
 1. open with Pillow, trying only the allowed formats (the format filter: other decoders never
-   run, EPS's for one calls Ghostscript), and check size, pixel count and aspect ratio from the header,
-   before any pixel is decoded, so rejected and bomb images cost almost nothing;
+   run; EPS's, for one, calls Ghostscript), and check size, pixel count and aspect ratio from
+   the header, before any pixel is decoded, so rejected and bomb images cost almost nothing;
 2. decode; JPEGs are decoded in draft mode (DCT scaling) at the smallest 1/2^k size that is still
    at least the target size, which makes large photographs several times cheaper to decode;
    animated images give their first frame;
@@ -18,7 +18,7 @@
 Metadata never reaches a shard (EXIF GPS positions, camera serials, XMP, IPTC, comments): every
 image is re-encoded, except an upright RGB JPEG that needs no resizing and is not oversized in
 bytes, whose compressed data is kept as it is with its metadata segments cut out
-(``strip_jpeg_metadata``): no second generation of JPEG loss, and half the cost. Colour profiles
+(``strip_jpeg_metadata``): no second generation of JPEG loss, and no encoding time. Colour profiles
 are not applied (pixels are taken as sRGB); only a passed-through JPEG keeps its ICC profile.
 
 Reasons of ``ImageRejected`` (see also ``interleaf.filters.image_checks``):

@@ -59,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.sent[self.path] += n
 
-    def stream(self, total: int, chunk: int = 64 * 1024, delay: float = 0.0, length: int | None = None, **headers) -> None:
+    def stream(self, total: int, chunk: int = 65536, delay: float = 0.0, length: int | None = None, **headers) -> None:
         """Send ``total`` bytes in chunks; stops quietly when the client hangs up."""
         self.send_response(200)
         self.send_header("Content-Type", headers.pop("ctype", "image/jpeg"))
