@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import random
 from collections import Counter
 from pathlib import Path
@@ -27,8 +28,15 @@ from interleaf.schemas import Document, ImageNode, TextNode
 def run_stage(transform: beam.PTransform, docs: list[Document], tmp_path: Path) -> tuple[list, list, list, dict]:
     """(kept documents, dropped dicts, error dicts, the stage's counters) of one transform."""
     tmp_path.mkdir(parents=True, exist_ok=True)
+    # Documents go through a file: Beam would pickle and compress created values into the graph many times.
+    (tmp_path / "docs.pkl").write_bytes(pickle.dumps(docs))
     p = TestPipeline(runner="DirectRunner")
-    kept, dropped, errors = p | beam.Create(docs, reshuffle=False) | transform
+    kept, dropped, errors = (
+        p
+        | beam.Create([str(tmp_path / "docs.pkl")])
+        | "Load" >> beam.FlatMap(lambda path: pickle.loads(Path(path).read_bytes()))
+        | transform
+    )
     for name, pcoll in (("kept", kept), ("dropped", dropped), ("errors", errors)):
         pcoll | f"Json{name}" >> beam.Map(lambda r: r.to_json()) | f"Write{name}" >> beam.io.WriteToText(
             str(tmp_path / name), shard_name_template=""
