@@ -48,16 +48,18 @@ def lxml_parse(html: str, url: str) -> str:
     return ""
 
 
-def timed(fn: Callable[[str, str], str], pages: list, repeat: int) -> tuple[list[str], float]:
-    """Outputs of the first pass and the best pages/second over ``repeat`` passes."""
-    outputs: list[str] = []
-    best = 0.0
-    for i in range(repeat):
-        start = time.perf_counter()
-        texts = [fn(html, url) for _, url, html, _ in pages]
-        best = max(best, len(pages) / (time.perf_counter() - start))
-        outputs = outputs or texts
-    return outputs, best
+def run_all(extractors: dict[str, Callable[[str, str], str]], pages: list, repeat: int) -> dict:
+    """name -> (texts of the first pass, best pages/second), passes interleaved across extractors
+    so that a change in machine load hits them all alike."""
+    texts: dict[str, list[str]] = {}
+    speed: dict[str, float] = {}
+    for _ in range(repeat):
+        for name, fn in extractors.items():
+            start = time.perf_counter()
+            out = [fn(html, url) for _, url, html, _ in pages]
+            speed[name] = max(speed.get(name, 0.0), len(pages) / (time.perf_counter() - start))
+            texts.setdefault(name, out)
+    return {name: (texts[name], speed[name]) for name in extractors}
 
 
 def main() -> None:
@@ -66,26 +68,25 @@ def main() -> None:
     args = parser.parse_args()
     pages = load_pages()
     extractors = {
+        "lxml.html parse": lxml_parse,
         "interleaf": interleaf_text,
         "trafilatura": trafilatura_text,
         "readability-lxml": readability_text,
     }
     for fn in extractors.values():  # warm up imports and caches outside the timings
         fn(pages[0][2], pages[0][1])
-    _, floor = timed(lxml_parse, pages, args.repeat)
-    rows = []
-    for name, fn in extractors.items():
-        texts, speed = timed(fn, pages, args.repeat)
-        s = scores([page_counts(truth, text) for (_, _, _, truth), text in zip(pages, texts)])
-        rows.append((name, s, speed))
-    print(f"{len(pages)} pages; speeds are the best of {args.repeat} passes in this run\n")
+    results = run_all(extractors, pages, args.repeat)
+    floor = results.pop("lxml.html parse")[1]
+    print(f"{len(pages)} pages; speeds are the best of {args.repeat} interleaved passes in this run\n")
     print(f"{'extractor':<18} {'precision':>9} {'recall':>7} {'F1':>6} {'pages/s':>8} {'cost/lxml':>9}")
     print(f"{'lxml.html parse':<18} {'':>9} {'':>7} {'':>6} {floor:8.1f} {1.0:9.2f}")
-    for name, s, speed in rows:
+    for name, (texts, speed) in results.items():
+        s = scores([page_counts(truth, text) for (_, _, _, truth), text in zip(pages, texts)])
         print(f"{name:<18} {s['precision']:9.3f} {s['recall']:7.3f} {s['f1']:6.3f} {speed:8.1f} {floor / speed:9.2f}")
-    ours = rows[0][2]
-    for name, _, speed in rows[1:]:
-        print(f"interleaf speed / {name}: {ours / speed:.1f}x")
+    ours = results["interleaf"][1]
+    for name, (_, speed) in results.items():
+        if name != "interleaf":
+            print(f"interleaf speed / {name}: {ours / speed:.1f}x")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ class Extraction:
 _REMOVE_TAGS = frozenset((
     "script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed", "canvas",
     "nav", "aside", "footer", "header", "menu", "dialog", "button", "select", "input", "textarea", "label",
-    "link", "meta",
+    "link", "meta", "head",
 ))  # fmt: skip
 # Elements that start a new text block; everything else flows inline.
 _BLOCK_TAGS = frozenset(
@@ -93,16 +93,17 @@ _KEEP_TAGS = frozenset(("html", "body", "article", "main"))
 
 def extract(html: str, url: str, config: ExtractConfig = ExtractConfig()) -> Extraction:
     """Main content of one decoded HTML page as nodes in reading order."""
-    # len() counts characters: a string longer than the limit is too many bytes, one a
-    # quarter of it cannot be (UTF-8 is at most 4 bytes a character); encode only in between.
-    size = len(html)
-    if size > config.max_html_bytes or (
-        size * 4 > config.max_html_bytes and len(html.encode("utf-8", "surrogatepass")) > config.max_html_bytes
-    ):
-        return Extraction([], "", "too_large", f"more than {config.max_html_bytes} bytes")
+    too_large = Extraction([], "", "too_large", f"more than {config.max_html_bytes} bytes")
+    if len(html) > config.max_html_bytes:  # more characters than bytes allowed: not even encoded
+        return too_large
+    # Bytes with a declared encoding: lxml refuses a str that carries an XML encoding declaration,
+    # and parses UTF-8 bytes faster than a str.
+    data = html.encode("utf-8", "surrogatepass")
+    if len(data) > config.max_html_bytes:
+        return too_large
     parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, encoding="utf-8")
     try:
-        root = etree.fromstring(html.encode("utf-8", "surrogatepass"), parser)
+        root = etree.fromstring(data, parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as e:
         return Extraction([], "", "parse_error", str(e)[:200])
     if root is None:
@@ -187,7 +188,7 @@ def _is_removed(el: etree._Element, tag: str, attrs: list[str]) -> bool:
 
 
 @functools.lru_cache(maxsize=65536)
-def is_boilerplate_name(names: str) -> bool:
+def _is_boilerplate_name(names: str) -> bool:
     """Does a class or id attribute value name a boilerplate widget? (Values repeat: cached.)"""
     return any(_BOILERPLATE_TOKEN.match(t) for t in names.lower().split())
 
@@ -245,8 +246,8 @@ def _score(body: etree._Element, config: ExtractConfig) -> _Scored:
                 attrs
                 and tag not in _KEEP_TAGS
                 and (
-                    ("class" in attrs and is_boilerplate_name(el.get("class")))
-                    or ("id" in attrs and is_boilerplate_name(el.get("id")))
+                    ("class" in attrs and _is_boilerplate_name(el.get("class")))
+                    or ("id" in attrs and _is_boilerplate_name(el.get("id")))
                 )
             )
             if hinted:
