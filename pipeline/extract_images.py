@@ -24,7 +24,9 @@ _TRACKING_URL = re.compile(
 _AD_URL = re.compile(r"doubleclick|googlesyndication|adsystem|adserver|adservice|/ads?/|/adv/|/banners?/", re.I)
 # Decorative images: named so in the URL, class, id or alt text ("icon" but not "silicon").
 _DECORATIVE = re.compile(
-    r"(?<![a-z])(logo|avatar|gravatar|icons?(?![a-z])|sprite|favicon|badge|emoji|spinner|loader|placeholder)", re.I
+    r"(?<![a-z])(logo|avatar|gravatar|icons?(?![a-z])|sprite|favicon|badge|emoji|spinner|loader|placeholder"
+    r"|headshot|authors?(?![a-z]))",
+    re.I,
 )
 
 

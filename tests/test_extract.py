@@ -160,6 +160,7 @@ def test_tracking_pixels_ads_and_decorative_images_rejected():
         "<p><img src='https://www.facebook.com/tr?id=1&ev=PageView'></p>"
         "<p><img src='https://ad.doubleclick.net/ddm/ad/x.jpg'></p>"
         "<p><img src='/author-avatar.jpg'></p><p><img src='/i/x.jpg' class='icon'></p>"
+        "<p><img src='/people/jane-doe.jpg' class='byline__author-image'></p>"
         "<p><img src='data:image/png;base64,iVBOR'></p><p><img src='/thumb.jpg' width='20' height='20'></p>"
         "<p><img src='/real.jpg'></p><p><img src='/real.jpg'></p>"
     ) + paragraphs(1, "z")
@@ -168,7 +169,7 @@ def test_tracking_pixels_ads_and_decorative_images_rejected():
     reasons = [reason for _, reason in result.dropped_images]
     for reason in ("tracking_pixel", "ad", "decorative", "data_uri", "too_small", "duplicate"):
         assert reason in reasons, reason
-    assert reasons.count("tracking_pixel") == 2
+    assert reasons.count("tracking_pixel") == 2 and reasons.count("decorative") == 3
 
 
 def test_related_story_thumbnails_dropped_with_their_links():
