@@ -9,6 +9,10 @@ from typing import Any
 
 import yaml
 
+from interleaf.filters.config import FilterConfig
+
+from .dedupe_logic import DedupeConfig
+from .download import DownloadConfig
 from .extract import ExtractConfig
 from .images import ImageConfig
 from .shards import ShardConfig
@@ -22,7 +26,14 @@ class ConfigError(ValueError):
 class RunConfig:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     images: ImageConfig = field(default_factory=ImageConfig)
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    filters: FilterConfig = field(default_factory=FilterConfig)
+    dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
+    # Images not stored in the input are downloaded only when this is on (Common Crawl runs).
+    download_images: bool = False
+    # Parquet of evaluation-image pHashes (`interleaf hashes`); their near-copies are dropped.
+    decontaminate_hashes: str | None = None
     html_base_url: str | None = None  # URL prefix for files of an HTML folder input
     dropped_sample_rate: float = 1.0  # share of Dropped records written to RUN/dropped (by id hash)
 

@@ -23,7 +23,8 @@ def empty_stage() -> dict[str, Any]:
 def stages_from_counters(counters: Iterable[tuple[str, str, int]], order: Iterable[str]) -> dict[str, dict]:
     """Fold (namespace, name, value) counters into {stage: {in, kept, errors, dropped, nodes_dropped}}.
 
-    Stages are listed in funnel ``order`` first, then any other stage that reported counters.
+    Stages are listed in funnel ``order`` first, then any other stage that reported counters; a
+    stage that reported nothing (not in this run's graph, or reached by no record) is left out.
     """
     stages: dict[str, dict] = {name: empty_stage() for name in order}
     for namespace, name, value in counters:
@@ -41,7 +42,7 @@ def stages_from_counters(counters: Iterable[tuple[str, str, int]], order: Iterab
             by_level[reason] = by_level.get(reason, 0) + value
         else:
             stage.setdefault("other", {})[name] = value
-    return {name: _sorted(stage) for name, stage in stages.items() if stage != empty_stage() or name in order}
+    return {name: _sorted(stage) for name, stage in stages.items() if stage != empty_stage()}
 
 
 def _sorted(stage: dict) -> dict:

@@ -1,7 +1,8 @@
 """The pipeline: input files -> documents -> images -> shards, with every record accounted for.
 
-    files ─► read ─► extract ─► images ─► shards + manifest
-                 └──────── dropped / errors ──────┘
+    files ─► read ─► extract ─► dedupe_documents ─► images (stored or downloaded) ─► dedupe_images
+          ─► decontaminate ─► repeated_paragraphs ─► filter ─► near_dup_documents ─► shards + manifest
+    every stage ─► dropped / errors
 
 ``build_pipeline`` wires the graph of one part; ``run`` splits the inputs into parts (see
 pipeline/parts.py), runs the parts not yet complete, and writes the run's manifest.
@@ -18,7 +19,11 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
+from interleaf.filters.document import filter_document
+
 from .config import RunConfig
+from .decontaminate import load_eval_hashes
+from .dedupe import Decontaminate, DedupeDocuments, DedupeImages, NearDupDocuments, RepeatedParagraphs
 from .documents import page_to_document
 from .manifest import (
     build_manifest,
@@ -35,7 +40,19 @@ from .stage import Stage
 from .transforms import AttachImages, WriteJsonl, WriteShards, keep_sample
 
 # Funnel order of the stages in the manifest.
-STAGES = ("read", "extract", "image_records", "images")
+STAGES = (
+    "read",
+    "extract",
+    "dedupe_documents",
+    "image_records",
+    "download",
+    "images",
+    "dedupe_images",
+    "decontaminate",
+    "repeated_paragraphs",
+    "filter",
+    "near_dup_documents",
+)
 OUTPUT_FOLDERS = ("shards", "documents", "dropped", "errors", "_work")
 
 
@@ -47,13 +64,22 @@ class RunResult:
 
 
 def build_pipeline(p: beam.Pipeline, files: list[tuple[str, str]], out_dir: str, part: int, config: RunConfig) -> None:
-    pages, stored_images, read_dropped, read_errors = (
-        p | "Files" >> beam.Create(files) | "Read" >> ReadInputs(config.html_base_url)
-    )
-    docs, extract_dropped, extract_errors = pages | "Extract" >> Stage(
-        "extract", functools.partial(page_to_document, config=config.extract)
-    )
-    docs, image_dropped, image_errors = (docs, stored_images) | "Images" >> AttachImages(config.images)
+    pages, stored_images, *read_out = p | "Files" >> beam.Create(files) | "Read" >> ReadInputs(config.html_base_url)
+    dedupe = config.dedupe
+    docs, *extract_out = pages | "Extract" >> Stage("extract", functools.partial(page_to_document, config=config.extract))
+    docs, *url_out = docs | "DedupeDocuments" >> DedupeDocuments(dedupe)
+    download = config.download if config.download_images else None
+    docs, *image_out = (docs, stored_images) | "Images" >> AttachImages(config.images, download)
+    docs, *image_dedupe_out = docs | "DedupeImages" >> DedupeImages(dedupe)
+    outs = [read_out, extract_out, url_out, image_out, image_dedupe_out]
+    if config.decontaminate_hashes:
+        hashes = load_eval_hashes(config.decontaminate_hashes, mirrored=dedupe.match_mirrored)
+        docs, *decontam_out = docs | "Decontaminate" >> Decontaminate(hashes, dedupe)
+        outs.append(decontam_out)
+    docs, *paragraph_out = docs | "RepeatedParagraphs" >> RepeatedParagraphs(dedupe)
+    docs, *filter_out = docs | "Filter" >> Stage("filter", functools.partial(filter_document, config=config.filters))
+    docs, *near_out = docs | "NearDupDocuments" >> NearDupDocuments(dedupe)
+    outs += [paragraph_out, filter_out, near_out]
 
     shard_infos = docs | "Shards" >> WriteShards(out_dir, part, config.shards)
     # Shard infos go through a file: the manifest is assembled by the driver after the run.
@@ -63,13 +89,13 @@ def build_pipeline(p: beam.Pipeline, files: list[tuple[str, str]], out_dir: str,
         | "WriteShardInfo" >> WriteJsonl(out_dir, "_work", part, to_json=False)
     )
     (
-        (read_dropped, extract_dropped, image_dropped)
+        [dropped for dropped, _ in outs]
         | "AllDropped" >> beam.Flatten()
         | "Sample" >> beam.Filter(keep_sample, config.dropped_sample_rate)
         | "WriteDropped" >> WriteJsonl(out_dir, "dropped", part)
     )
     (
-        (read_errors, extract_errors, image_errors)
+        [errors for _, errors in outs]
         | "AllErrors" >> beam.Flatten()
         | "WriteErrors" >> WriteJsonl(out_dir, "errors", part)
     )

@@ -10,20 +10,26 @@ import apache_beam as beam
 from interleaf.schemas import Dropped, StageResult
 
 from .image_join import ImageOutcome, attach_images, image_refs, normalize_outcome, pick_body
+from .download import DownloadConfig, DownloadImagesDoFn
 from .images import ImageConfig
 from .shards import ShardConfig, sample_size, shard_count, shard_of, write_shard
 from .stage import Counters, Stage
 
 
+FETCH = "fetch"
+
+
 class ResolveImageUrls(beam.DoFn):
     """One image URL with its referencing nodes and stored bodies -> (doc id, (node index, outcome)).
 
-    Each distinct URL is normalised once. Counters (stage "image_records") account for the image
-    records read from the input: used, or dropped as unreferenced.
+    Each distinct URL is normalised once. A URL with no stored copy goes to the ``fetch`` output
+    as (url, refs) when downloads are on. Counters (stage "image_records") account for the image
+    records read from the input: used, or dropped as unreferenced or as a repeated record.
     """
 
-    def __init__(self, config: ImageConfig) -> None:
+    def __init__(self, config: ImageConfig, download: bool) -> None:
         self.config = config
+        self.download = download
 
     def setup(self) -> None:
         self.records = Counters("image_records")
@@ -42,13 +48,29 @@ class ResolveImageUrls(beam.DoFn):
                 self.records.inc("dropped.unreferenced", len(bodies))
         if not refs:
             return
-        body = pick_body(bodies)
-        if body is None:
-            outcome = ImageOutcome(None, "not_in_input", "no stored copy and downloads are off")
+        if bodies:
+            yield from _per_ref(refs, normalize_outcome(pick_body(bodies), self.config))
+        elif self.download:
+            yield beam.pvalue.TaggedOutput(FETCH, (url, refs))
         else:
-            outcome = normalize_outcome(body, self.config)
-        for doc_id, index in refs:
-            yield doc_id, (index, outcome)
+            yield from _per_ref(refs, ImageOutcome(None, "not_in_input", "no stored copy and downloads are off"))
+
+
+def _per_ref(refs, outcome: ImageOutcome):
+    for doc_id, index in refs:
+        yield doc_id, (index, outcome)
+
+
+def _fetched_outcomes(element, config: ImageConfig):
+    """(url, {refs: [refs], fetched: [FetchResult]}) -> (doc id, (node index, outcome)) per ref."""
+    _, grouped = element
+    (refs,) = grouped["refs"]
+    (result,) = grouped["fetched"]
+    if result.ok:
+        outcome = normalize_outcome(result.data, config)
+    else:
+        outcome = ImageOutcome(None, result.reason, result.detail)
+    yield from _per_ref(refs, outcome)
 
 
 def _attach_grouped(element) -> StageResult:
@@ -60,21 +82,38 @@ def _attach_grouped(element) -> StageResult:
 
 
 class AttachImages(beam.PTransform):
-    """(documents, stored images) -> documents whose image nodes carry normalised bytes."""
+    """(documents, stored images) -> documents whose image nodes carry normalised bytes.
 
-    def __init__(self, config: ImageConfig) -> None:
+    Image bytes come from the input's own image records, else (with a DownloadConfig) from the
+    network, each distinct URL fetched once.
+    """
+
+    def __init__(self, config: ImageConfig, download: DownloadConfig | None = None) -> None:
         super().__init__()
         self.config = config
+        self.download = download
 
     def expand(self, pcolls):
         docs, stored = pcolls
         refs = docs | "Refs" >> beam.FlatMap(image_refs)
         bodies = stored | "Bodies" >> beam.Map(lambda im: (im.url, im.body))
-        outcomes = (
+        resolved = (
             {"refs": refs, "bodies": bodies}
             | "ByUrl" >> beam.CoGroupByKey()
-            | "Resolve" >> beam.ParDo(ResolveImageUrls(self.config))
+            | "Resolve" >> beam.ParDo(ResolveImageUrls(self.config, self.download is not None)).with_outputs(
+                FETCH, main="outcomes"
+            )
         )
+        outcomes = resolved.outcomes
+        if self.download is not None:
+            to_fetch = resolved[FETCH]
+            fetched = to_fetch | "Urls" >> beam.Keys() | "Download" >> beam.ParDo(DownloadImagesDoFn(self.download))
+            downloaded = (
+                {"refs": to_fetch, "fetched": fetched}
+                | "FetchedByUrl" >> beam.CoGroupByKey()
+                | "Normalise" >> beam.FlatMap(_fetched_outcomes, self.config)
+            )
+            outcomes = (outcomes, downloaded) | "AllOutcomes" >> beam.Flatten()
         keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
         return (
             {"doc": keyed, "images": outcomes}
