@@ -109,8 +109,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--size", type=int, default=32, help="image side")
     p.add_argument("--prompts", type=int, default=200, help="held-out captions scored")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads (tiny matmuls: 1 is usually fastest)")
     a = p.parse_args()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    torch.set_num_threads(a.threads)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = {k: [str(s) for s in v] for k, v in write_corpus(tmp, a.train, a.prompts // 2, a.size).items()}
         t0 = time.perf_counter()
