@@ -57,7 +57,7 @@ class FlamingoConfig:
 
 def split_heads(x: torch.Tensor, n_head: int) -> torch.Tensor:
     """[B, T, H*D] -> [B, H, T, D]"""
-    return x.view(*x.shape[:2], n_head, -1).transpose(1, 2)
+    return x.view(*x.shape[:2], n_head, x.shape[-1] // n_head).transpose(1, 2)
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
@@ -326,6 +326,8 @@ class Flamingo(nn.Module):
         """pixels [B,N,F,C,H,W], image_mask [B,N] -> visual tokens [B,N,R,Dv] (zero at empty slots).
         Only real images go through the encoder, so empty slots cost nothing and change nothing."""
         B, N, n_frames = pixels.shape[:3]
+        if not image_mask.any():  # a text-only batch: encoders need not handle an empty batch
+            return pixels.new_zeros(B, N, self.config.n_latents, self.vision.dim)
         real = pixels[image_mask]  # [M, F, C, H, W]
         feats = self.vision(real.flatten(0, 1))
         feats = feats.view(real.shape[0], n_frames, *feats.shape[1:])

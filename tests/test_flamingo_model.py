@@ -181,3 +181,30 @@ def test_cached_greedy_decoding_equals_full_forward_argmax():
         assert int(logits[0, -1].argmax()) == tok
         ids = torch.cat([ids, torch.tensor([[tok]])], 1)
         phi = torch.cat([phi, phi[:, -1:]], 1)
+
+
+def test_a_batch_without_any_image_is_the_bare_lm_even_with_open_gates_on_attention():
+    model, bare = tiny()
+    with torch.no_grad():
+        for block in model.xattn:
+            block.attn_gate.fill_(0.7)  # ffw gate stays 0: only cross-attention could change anything
+    b = batch()
+    b["input_ids"][b["input_ids"] == IMAGE] = 11
+    b["phi"].zero_()
+    b["image_mask"].zero_()
+    logits, _ = model(**b)
+    assert torch.equal(logits, bare(b["input_ids"]))
+
+
+def test_bf16_autocast_forward_and_backward_run_and_stay_finite():
+    # The GPU path trains under bf16 autocast; CPU autocast exercises the same dtype mixing.
+    model, _ = tiny()
+    open_gates(model)
+    model.train()
+    b = batch()
+    labels = b["input_ids"].roll(-1, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits, loss = model(**b, labels=labels)
+    assert logits.dtype == torch.bfloat16 and torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
