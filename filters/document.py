@@ -31,6 +31,7 @@ from .language import LanguageGuess, identify
 
 STAGE = "filter"
 SAMPLE_CHARS = 500
+REGUESS_SHARE = 0.1  # identify the language again when paragraphs removed more than this share of the text
 log = logging.getLogger(__name__)
 _noted_languages: set[str] = set()
 
@@ -172,6 +173,7 @@ def filter_document(doc: Document, config: FilterConfig) -> StageResult:
     first = identify(doc.text(" "))
     lex = Lexicon.of(first.lang if first else None)
     nodes, drops, kept_tokens = [], [], []
+    removed_chars = 0
     for node in doc.nodes:
         if not isinstance(node, TextNode):
             nodes.append(node)
@@ -182,6 +184,7 @@ def filter_document(doc: Document, config: FilterConfig) -> StageResult:
             nodes.append(node)
             kept_tokens += tokens
         else:
+            removed_chars += len(node.text)
             drops.append(Dropped(STAGE, rejection.reason, "text", doc.id, doc.url, rejection.detail, node.text[:SAMPLE_CHARS]))
     out = dataclasses.replace(doc, nodes=nodes, meta=dict(doc.meta))
     if not nodes:
@@ -189,8 +192,14 @@ def filter_document(doc: Document, config: FilterConfig) -> StageResult:
         detail = "no text or image left" + (f"; paragraphs removed: {dict(sorted(removed.items()))}" if removed else "")
         return StageResult.dropped(out, STAGE, "empty", detail)
 
-    # Language of what is left; when nothing was removed that is the first guess.
-    guess = (identify(out.text(" ")) if drops else first) if out.texts else None
+    # Language of what is left. When little was removed (headings, share bars) that is the first
+    # guess: a second fastText call would cost a quarter of the stage for the same answer.
+    if not out.texts:
+        guess = None
+    elif removed_chars > REGUESS_SHARE * sum(len(t.text) for t in doc.texts):
+        guess = identify(out.text(" "))
+    else:
+        guess = first
     if guess is not None:
         out.lang, out.lang_score = guess.lang, round(guess.score, 4)
         if guess.lang != lex.lang:
