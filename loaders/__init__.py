@@ -6,9 +6,22 @@
     for batch in loader:                            # input_ids, attention_mask, labels, pixels,
         ...                                         # image_mask, phi (+ keys: document ids)
     state = loader.state_dict()                     # resume mid-epoch: loader.load_state_dict(state)
+    loader.epoch_stats(), loader.totals             # skipped shards/samples/images by reason
 
-labels are next-token targets aligned with the logits (labels[t] = input_ids[t + 1]; no shift
-in the loss), -100 where that token is padding or ``<image>`` and at the last position.
+Samples follow M3W: ``BOS text <image> text <|endofchunk|> ... EOS``, a random ``max_tokens``
+window starting at an image where possible, at most ``max_images`` images (later ``<image>``
+tokens removed).
+
+- labels are next-token targets aligned with the logits (labels[t] = input_ids[t + 1]; no shift
+  in the loss), -100 where that token is ``<image>``, at padding and at the last position; EOS
+  and ``<|endofchunk|>`` are trained.
+- phi: the count of ``<image>`` tokens at or before each token (flamingo-pytorch's cumsum), 0 at
+  padding. With probability ``p_next`` a sample uses next-image phi as OpenFlamingo does: text
+  sees the image after its chunk (text before the first image sees image 1), an ``<image>``
+  token its own image, text after the last image none.
+- pixels: float32 [B, N, F, 3, S, S], aspect-preserving resize to S, centred, normalised with the
+  config's mean/std, zero padding; zero and image_mask False for absent images.
+
 Size the model's embeddings with ``tok.vocab_size``; special ids are ``tok.special_ids``.
 """
 
