@@ -188,9 +188,7 @@ def filter_document(doc: Document, config: FilterConfig) -> StageResult:
             drops.append(Dropped(STAGE, rejection.reason, "text", doc.id, doc.url, rejection.detail, node.text[:SAMPLE_CHARS]))
     out = dataclasses.replace(doc, nodes=nodes, meta=dict(doc.meta))
     if not nodes:
-        removed = Counter(d.reason for d in drops)
-        detail = "no text or image left" + (f"; paragraphs removed: {dict(sorted(removed.items()))}" if removed else "")
-        return StageResult.dropped(out, STAGE, "empty", detail)
+        return StageResult.dropped(out, STAGE, "empty", "no text or image left" + _removed_summary(drops))
 
     # Language of what is left. When little was removed (headings, share bars) that is the first
     # guess: a second fastText call would cost a quarter of the stage for the same answer.
@@ -206,5 +204,11 @@ def filter_document(doc: Document, config: FilterConfig) -> StageResult:
             lex = Lexicon.of(guess.lang)
     rejection = check_language(guess, config) or check_document(out, kept_tokens, config, lex)
     if rejection is not None:
-        return StageResult.dropped(out, STAGE, rejection.reason, rejection.detail)
+        return StageResult.dropped(out, STAGE, rejection.reason, rejection.detail + _removed_summary(drops))
     return StageResult.kept(out, drops)
+
+
+def _removed_summary(drops: list[Dropped]) -> str:
+    """Why paragraphs went before the document did: a document-level drop reports only itself."""
+    removed = Counter(d.reason for d in drops)
+    return f"; paragraphs removed before: {dict(sorted(removed.items()))}" if removed else ""

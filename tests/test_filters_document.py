@@ -82,13 +82,15 @@ def test_empty_document():
     assert result.doc is None
     [drop] = result.drops
     assert (drop.level, drop.reason) == ("document", "empty")
-    assert "too_few_words" in drop.detail
+    assert drop.detail == "no text or image left; paragraphs removed before: {'too_few_words': 2}"
     assert filter_document(make_doc(), FilterConfig()).drops[0].reason == "empty"
 
 
 def test_images_per_document_bounds():
     config = FilterConfig()
     assert filter_document(make_doc(*PROSE), config).drops[0].reason == "too_few_images"
+    only_images = filter_document(make_doc(image(), "Share this"), config).drops[0]
+    assert (only_images.reason, only_images.detail) == ("too_few_words", "words 0 < 10; paragraphs removed before: {'too_few_words': 1}")
     assert filter_document(make_doc(*PROSE, *[image(i) for i in range(30)]), config).doc is not None
     assert filter_document(make_doc(*PROSE, *[image(i) for i in range(31)]), config).drops[0].reason == "too_many_images"
     config.document.min_images = None
