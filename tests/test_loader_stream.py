@@ -169,3 +169,20 @@ def test_skips_after_the_last_batch_are_counted(tmp_path, tokenizer, drop_last):
         seen = keys(loader)
     assert seen == [d.id for d in docs][: 4 if drop_last else 5]
     assert loader.totals["bad_document"] == 1
+
+
+def test_other_schemes_go_through_fsspec(shards, tokenizer):
+    """s3:// and the like open through fsspec; its in-memory filesystem stands in for them here."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    urls = []
+    for path in expand_urls(str(shards)):
+        url = f"memory://interleaf-test/{path.rsplit('/', 1)[1]}"
+        with fs.open(url, "wb") as f, open(path, "rb") as src:
+            f.write(src.read())
+        urls.append(url)
+    try:
+        assert sorted(keys(make_dataloader(urls, tokenizer, cfg()))) == sorted(all_keys(shards))
+    finally:
+        fs.rm("memory://interleaf-test", recursive=True)
