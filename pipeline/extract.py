@@ -101,7 +101,9 @@ def extract(html: str, url: str, config: ExtractConfig = ExtractConfig()) -> Ext
     data = html.encode("utf-8", "surrogatepass")
     if len(data) > config.max_html_bytes:
         return too_large
-    parser = etree.HTMLParser(remove_comments=True, remove_pis=True, huge_tree=True, encoding="utf-8")
+    parser = etree.HTMLParser(
+        remove_comments=True, remove_pis=True, huge_tree=True, collect_ids=False, encoding="utf-8"
+    )
     try:
         root = etree.fromstring(data, parser)
     except (etree.ParserError, etree.XMLSyntaxError, ValueError) as e:
