@@ -3,7 +3,7 @@
 Each function measures one property of a text as a number; the thresholds that turn numbers
 into verdicts live in ``interleaf.filters.config`` and are applied by ``interleaf.filters.document``.
 
-Words are what ``words()`` returns: runs of letters, marks and digits (apostrophes and hyphens
+Words are what ``words()`` returns: runs of letters, combining marks, digits and underscores (apostrophes and hyphens
 inside a word kept), lower-cased, with every Han or kana character counted as one word so that
 unsegmented scripts still get a meaningful count.
 """
@@ -20,7 +20,21 @@ from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
-_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W_]+(?:['’\-][^\W_]+)*")
+
+def _mark_class() -> str:
+    """Combining marks of the Basic Multilingual Plane as a regex class body: Python's ``\\w``
+    leaves them out, which would split Devanagari or Bengali words at every vowel sign."""
+    marks = [cp for cp in range(0x300, 0x10000) if unicodedata.category(chr(cp)).startswith("M")]
+    ranges, start = [], marks[0]
+    for prev, cp in zip(marks, marks[1:] + [None]):
+        if cp != prev + 1:
+            ranges.append(f"\\u{start:04x}" + (f"-\\u{prev:04x}" if prev != start else ""))
+            start = cp
+    return "".join(ranges)
+
+
+_LETTERS = rf"[\w{_mark_class()}]+"  # underscores count as letters: one class is twice as fast
+_WORD = re.compile(rf"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|{_LETTERS}(?:['’\-]{_LETTERS})*")
 # Characters that end a sentence, across scripts (Latin, CJK, Devanagari, Arabic, Ethiopic...).
 SENTENCE_END = frozenset(".!?…。！？।॥؟۔።")
 _ALPHABETIC_TOKEN = re.compile(r"\S*[^\W\d_]\S*")

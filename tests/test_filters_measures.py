@@ -17,7 +17,9 @@ PROSE = (
 
 
 def test_words_tokenisation():
-    assert tq.words("Don’t re-use THE state-of-the-art  tools_2!") == ["don't", "re-use", "the", "state-of-the-art", "tools", "2"]
+    assert tq.words("Don’t re-use THE state-of-the-art  tools, 2!") == ["don't", "re-use", "the", "state-of-the-art", "tools", "2"]
+    # Combining vowel signs stay inside their word (Python's \w alone would split at each).
+    assert tq.words("किताब नमस्ते") == ["किताब", "नमस्ते"]
     # Han and kana count one word per character; hangul and Cyrillic words stay whole.
     assert tq.words("人人生而自由") == list("人人生而自由")
     assert tq.words("안녕하세요 세계, Привет мир") == ["안녕하세요", "세계", "привет", "мир"]
