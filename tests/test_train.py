@@ -111,3 +111,29 @@ def test_train_and_generate_commands(corpus, tmp_path, capsys):
     prompt = [paths[0], doc.texts[0].text, paths[-1]]
     assert main(["generate", "--checkpoint", str(out / "checkpoint.pt"), "--max-new-tokens", "4", *prompt]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 1  # one continuation, whatever this tiny model says
+
+
+def test_prompt_encoding_matches_the_loaders_training_samples(corpus):
+    import random
+
+    from interleaf.flamingo.evaluate import read_documents
+    from interleaf.flamingo.generate import encode_prompt
+    from interleaf.loaders import build_sample, collate
+
+    tok = train_tokenizer(shard_texts(corpus["train"]), 300, min_frequency=1)
+    cfg = LoaderConfig(max_tokens=256, max_images=8, image_size=16, mean=(0.5,) * 3, std=(0.5,) * 3)
+    for doc, images in list(read_documents(corpus["heldout"])):
+        sample = build_sample(doc, images, tok, cfg, random.Random(0))
+        items = [img if node.type == "image" else node.text for node, img in
+                 zip(doc.nodes, _align(doc, images))]
+        prompt = encode_prompt(tok, items, 16, (0.5,) * 3, (0.5,) * 3)
+        n = prompt["input_ids"].shape[1]
+        assert prompt["input_ids"][0].tolist() == sample["input_ids"][:n].tolist()
+        assert prompt["phi"][0].tolist() == sample["phi"][:n].tolist()
+        torch.testing.assert_close(prompt["pixels"], collate([sample], tok.pad_id, cfg)["pixels"])
+
+
+def _align(doc, images):
+    """One entry per node: the decoded image for image nodes, None for text nodes."""
+    it = iter(images)
+    return [next(it) if node.type == "image" else None for node in doc.nodes]
