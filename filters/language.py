@@ -36,11 +36,11 @@ def _model():
     return fasttext.load_model(model_path())
 
 
-def identify(text: str, max_chars: int = 2000) -> LanguageGuess | None:
+def identify(text: str, max_chars: int = 1000) -> LanguageGuess | None:
     """Most likely language of ``text``; None when there is no text to judge.
 
     Only the first ``max_chars`` characters are read: fastText's cost grows with the length and
-    a couple of thousand characters settle the language of a page.
+    a thousand characters settle the language of a page.
     """
     # fastText predicts one line: newlines must go.
     line = " ".join(text[: max_chars + 100].split())[:max_chars]
