@@ -287,7 +287,8 @@ class DocItem(NamedTuple):
 
 
 def doc_item(doc: Document, config: DedupeConfig) -> DocItem:
-    return DocItem(doc.id, doc_rank(doc), minhash_signature(doc.text("\n"), config).tobytes())
+    # Ids are unique once exact duplicates are gone, so (fetch, id) is a total order and stays small.
+    return DocItem(doc.id, (-fetched_timestamp(doc), doc.id), minhash_signature(doc.text("\n"), config).tobytes())
 
 
 def doc_band_keys(item: DocItem, config: DedupeConfig) -> list[tuple[int, bytes]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import random
 from pathlib import Path
 from typing import Callable
@@ -124,3 +125,29 @@ def edited_articles(n: int, seed: int = 0) -> list[tuple[int, str, str]]:
         out += [(i, name, edit(text, rng)) for name, edit in EDITS.items()]
     return out
 
+
+
+def run_transform(transform, docs: list[Document], tmp_path: Path) -> tuple[list[Document], list[dict], list[dict], object]:
+    """Run a (kept, dropped, errors) transform on the DirectRunner: kept documents (without image
+    bytes), dropped and error records as dicts, and the finished Beam result for its counters."""
+    import apache_beam as beam
+    from apache_beam.testing.test_pipeline import TestPipeline
+
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    # Documents go through a file: Beam would pickle and compress created values into the graph many times.
+    (tmp_path / "docs.pkl").write_bytes(pickle.dumps(docs))
+    p = TestPipeline(runner="DirectRunner")
+    outputs = (
+        p
+        | beam.Create([str(tmp_path / "docs.pkl")])
+        | "Load" >> beam.FlatMap(lambda path: pickle.loads(Path(path).read_bytes()))
+        | transform
+    )
+    for name, pcoll in zip(("kept", "dropped", "errors"), outputs):
+        pcoll | f"Json{name}" >> beam.Map(lambda r: r.to_json()) | f"Write{name}" >> beam.io.WriteToText(
+            str(tmp_path / name), shard_name_template=""
+        )
+    result = p.run()
+    result.wait_until_finish()
+    kept, dropped, errors = ([json.loads(line) for line in (tmp_path / name).read_text().splitlines()] for name in ("kept", "dropped", "errors"))
+    return [Document.from_dict(d) for d in kept], dropped, errors, result

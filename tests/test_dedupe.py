@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import pickle
 import random
 from collections import Counter
 from pathlib import Path
 
 import apache_beam as beam
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
 
-from dedupe_fixtures import drawing, edited_articles, image_node, make_doc, photo_set
+from dedupe_fixtures import drawing, edited_articles, image_node, make_doc, photo_set, run_transform
 from interleaf.pipeline.dedupe import (
     Decontaminate,
     DedupeDocuments,
@@ -27,28 +24,12 @@ from interleaf.schemas import Document, ImageNode, TextNode
 
 def run_stage(transform: beam.PTransform, docs: list[Document], tmp_path: Path) -> tuple[list, list, list, dict]:
     """(kept documents, dropped dicts, error dicts, the stage's counters) of one transform."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    # Documents go through a file: Beam would pickle and compress created values into the graph many times.
-    (tmp_path / "docs.pkl").write_bytes(pickle.dumps(docs))
-    p = TestPipeline(runner="DirectRunner")
-    kept, dropped, errors = (
-        p
-        | beam.Create([str(tmp_path / "docs.pkl")])
-        | "Load" >> beam.FlatMap(lambda path: pickle.loads(Path(path).read_bytes()))
-        | transform
-    )
-    for name, pcoll in (("kept", kept), ("dropped", dropped), ("errors", errors)):
-        pcoll | f"Json{name}" >> beam.Map(lambda r: r.to_json()) | f"Write{name}" >> beam.io.WriteToText(
-            str(tmp_path / name), shard_name_template=""
-        )
-    result = p.run()
-    result.wait_until_finish()
-    read = lambda name: [json.loads(line) for line in (tmp_path / name).read_text().splitlines()]  # noqa: E731
+    kept, dropped, errors, result = run_transform(transform, docs, tmp_path)
     stages = stages_from_counters(pipeline_counters(result), [transform.stage])
     assert unbalanced_stages(stages) == []
     counts = stages[transform.stage]
     assert counts["in"] == len(docs)
-    return [Document.from_dict(d) for d in read("kept")], read("dropped"), read("errors"), counts
+    return kept, dropped, errors, counts
 
 
 def test_dedupe_documents_keeps_most_recent_fetch_and_one_per_content(tmp_path):
