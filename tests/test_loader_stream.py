@@ -186,3 +186,24 @@ def test_other_schemes_go_through_fsspec(shards, tokenizer):
         assert sorted(keys(make_dataloader(urls, tokenizer, cfg()))) == sorted(all_keys(shards))
     finally:
         fs.rm("memory://interleaf-test", recursive=True)
+
+
+def test_resume_after_any_batch_restores_samples_and_skip_counters(tmp_path, tokenizer):
+    write_shards(tmp_path, n_shards=3, docs_per_shard=5, seed=21)
+    with TarWriter(str(tmp_path / "shard-00003.tar"), encoder=False) as w:
+        w.write({"__key__": "bad", "json": b"{"})
+        for doc in (random_document(random.Random(i)) for i in range(3)):
+            w.write(sample_members(doc))
+    (tmp_path / "shard-00004.tar").write_bytes(b"\0garbage" * 100)
+    config = cfg(batch_size=3, shuffle_buffer=4)
+    with pytest.warns(SkippedDataWarning):
+        full_loader = make_dataloader(str(tmp_path), tokenizer, config)
+        full = [b["keys"] for b in full_loader]
+        for k in range(1, len(full)):
+            loader = make_dataloader(str(tmp_path), tokenizer, config)
+            it = iter(loader)
+            head = [next(it)["keys"] for _ in range(k)]
+            resumed = make_dataloader(str(tmp_path), tokenizer, config)
+            resumed.load_state_dict(loader.state_dict())
+            assert head + [b["keys"] for b in resumed] == full, k
+            assert resumed.totals == full_loader.totals == {"bad_document": 1, "corrupt_shard": 1}, k
