@@ -45,6 +45,9 @@ class HFCausalLM(nn.Module):
     def input_embeddings(self) -> nn.Embedding:
         return self.model.get_input_embeddings()
 
+    def output_embeddings(self) -> nn.Module | None:
+        return self.model.get_output_embeddings()
+
     def new_cache(self):
         from transformers import DynamicCache
 

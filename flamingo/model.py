@@ -315,12 +315,19 @@ class Flamingo(nn.Module):
         for block in self.xattn:
             block.requires_grad_(True)
         self.vision.requires_grad_(not self.config.freeze_vision)
-        if self.config.trainable_token_ids:
-            emb = self.lm.input_embeddings().weight
-            rows = torch.zeros(emb.shape[0], 1, dtype=emb.dtype, device=emb.device)
+        for weight in self.token_tables() if self.config.trainable_token_ids else []:
+            rows = torch.zeros(weight.shape[0], 1, dtype=weight.dtype, device=weight.device)
             rows[list(self.config.trainable_token_ids)] = 1
-            emb.requires_grad_(True)
-            emb.register_hook(lambda grad: grad * rows.to(grad.device, grad.dtype))
+            weight.requires_grad_(True)
+            weight.register_hook(lambda grad, rows=rows: grad * rows.to(grad.device, grad.dtype))
+
+    def token_tables(self) -> list[nn.Parameter]:
+        """The LM's input embedding and, when not tied to it, its output embedding."""
+        tables = [self.lm.input_embeddings().weight]
+        out = self.lm.output_embeddings() if hasattr(self.lm, "output_embeddings") else None
+        if out is not None and out.weight is not tables[0]:
+            tables.append(out.weight)
+        return tables
 
     def encode_images(self, pixels: torch.Tensor, image_mask: torch.Tensor) -> torch.Tensor:
         """pixels [B,N,F,C,H,W], image_mask [B,N] -> visual tokens [B,N,R,Dv] (zero at empty slots).
@@ -366,8 +373,8 @@ class Flamingo(nn.Module):
         """AdamW groups: decay the matrices only. Embedding rows go undecayed, or AdamW would
         shrink the frozen rows whose gradient the hook zeroes."""
         decay, no_decay = [], []
-        emb = self.lm.input_embeddings().weight
+        tables = {id(t) for t in self.token_tables()}
         for p in self.parameters():
             if p.requires_grad:
-                (decay if p.dim() >= 2 and p is not emb else no_decay).append(p)
+                (decay if p.dim() >= 2 and id(p) not in tables else no_decay).append(p)
         return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]

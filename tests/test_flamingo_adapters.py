@@ -45,6 +45,7 @@ def make_batch(L=10, N=2):
     torch.manual_seed(3)
     ids = torch.randint(3, VOCAB + 2, (1, L))
     ids[0, 1], ids[0, 5] = VOCAB, VOCAB  # the new <image> token
+    ids[0, 4], ids[0, 8] = VOCAB + 1, VOCAB + 1  # the new <|endofchunk|> token
     phi = torch.cumsum(ids == VOCAB, 1)
     return ids, phi, torch.randn(1, N, 1, 3, 16, 16), torch.ones(1, N, dtype=torch.bool)
 
@@ -72,8 +73,15 @@ def test_hf_flamingo_gating_freezing_and_cache(tmp_path, lm_kind, vision_kind):
     labels[0, -1] = -100
     _, loss = model(ids, phi, pixels=pixels, image_mask=mask, labels=labels)
     loss.backward()
+    tables = model.token_tables()
+    assert len(tables) == (2 if lm_kind == "llama" else 1)  # Llama's output embedding is untied
     for name, p in model.named_parameters():
-        if not (name.startswith("resampler.") or ".xattn." in name or "embed" in name or "wte" in name):
+        if any(p is t for t in tables):
+            others = torch.ones(p.shape[0], dtype=torch.bool)
+            others[[VOCAB, VOCAB + 1]] = False
+            assert torch.equal(p.grad[others], torch.zeros_like(p.grad[others])), name
+            assert p.grad[VOCAB + 1].abs().sum() > 0, name  # <|endofchunk|> row learns
+        elif not (name.startswith("resampler.") or ".xattn." in name):
             assert p.grad is None, name
     for block in model.xattn:
         assert block.attn_gate.grad.abs().item() > 0
