@@ -30,7 +30,7 @@ from extraction_scoring import load_pages, shingles  # noqa: E402
 from interleaf.filters.config import FilterConfig  # noqa: E402
 from interleaf.filters.document import filter_document  # noqa: E402
 from interleaf.pipeline.extract import extract  # noqa: E402
-from interleaf.schemas import Document, Source, TextNode, document_id  # noqa: E402
+from interleaf.schemas import Document, Source, document_id  # noqa: E402
 
 
 def true_hits(truth: Counter, paragraphs: list[str]) -> int:

@@ -102,14 +102,13 @@ def _pct(part: int, whole: int) -> str:
 
 def format_funnel(manifest: dict[str, Any]) -> str:
     """The funnel and the drop reasons as plain-text tables."""
-    funnel = funnel_rows(manifest)
-    first_in = funnel[0]["in"] if funnel else 0
+    # No cumulative column: stages count different records (read counts pages and image records).
     stages = _table(
-        ["stage", "in", "kept", "dropped", "errors", "kept/in", "kept/input", "text removed", "images removed"],
+        ["stage", "in", "kept", "dropped", "errors", "kept/in", "text removed", "images removed"],
         [
-            [r["stage"], r["in"], r["kept"], r["dropped"], r["errors"], _pct(r["kept"], r["in"]), _pct(r["kept"], first_in),
+            [r["stage"], r["in"], r["kept"], r["dropped"], r["errors"], _pct(r["kept"], r["in"]),
              r["text_removed"], r["images_removed"]]
-            for r in funnel
+            for r in funnel_rows(manifest)
         ],
     )  # fmt: skip
     reasons = _table(["stage", "level", "reason", "count"], [list(r) for r in reason_rows(manifest)], left=3)
