@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
+from lxml import etree
+
 # Attributes that lazy-loading scripts copy into ``src``; checked before ``src``, which then
 # usually holds a placeholder (a data: URI or a 1x1 gif).
 LAZY_SRC_ATTRS = ("data-src", "data-lazy-src", "data-original", "data-lazy", "data-url", "data-hi-res-src")
@@ -76,7 +78,7 @@ def _largest(srcset: str) -> tuple[str, float] | None:
     return max(candidates, key=lambda c: c[1]) if candidates else None
 
 
-def raw_image_url(img) -> str:
+def raw_image_url(img: etree._Element) -> str:
     """The URL (maybe relative) an <img> shows: largest srcset candidate, lazy attrs, then src.
 
     For an <img> inside <picture>, the sibling <source> elements are candidates too.
@@ -117,14 +119,14 @@ def absolute_url(base_url: str, raw: str) -> str:
     return urljoin(base_url, raw)
 
 
-def image_url(img, base_url: str) -> str:
+def image_url(img: etree._Element, base_url: str) -> str:
     """The absolute URL of an <img> (its src, or a lazy-load attribute), without judging it."""
     raw = next((v for v in (img.get(a) for a in LAZY_SRC_ATTRS + ("src",)) if v and not v.startswith("data:")), "")
     raw = raw.strip()
     return absolute_url(base_url, raw) if raw else ""
 
 
-def judge_image(img, base_url: str) -> tuple[str, str | None]:
+def judge_image(img: etree._Element, base_url: str) -> tuple[str, str | None]:
     """(absolute URL, rejection reason or None) for one <img> element."""
     raw = raw_image_url(img)
     if not raw:
