@@ -15,6 +15,7 @@ from .dedupe_logic import DedupeConfig
 from .download import DownloadConfig
 from .extract import ExtractConfig
 from .images import ImageConfig
+from .inputs import CC_PREFIX
 from .shards import ShardConfig
 
 
@@ -35,6 +36,7 @@ class RunConfig:
     # Parquet of evaluation-image pHashes (`interleaf hashes`); their near-copies are dropped.
     decontaminate_hashes: str | None = None
     html_base_url: str | None = None  # URL prefix for files of an HTML folder input
+    cc_prefix: str = CC_PREFIX  # where relative paths of Common Crawl listings and indexes live
     dropped_sample_rate: float = 1.0  # share of Dropped records written to RUN/dropped (by id hash)
 
     @classmethod

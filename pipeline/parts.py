@@ -16,6 +16,8 @@ from typing import Any
 
 from apache_beam.io.filesystems import FileSystems
 
+from .inputs import InputFile
+
 PART_MANIFEST = "part-{:05d}.json"
 
 
@@ -27,10 +29,10 @@ def part_of(path: str, num_parts: int) -> int:
     return int(hashlib.sha1(path.encode()).hexdigest()[:15], 16) % num_parts
 
 
-def split_parts(files: list[tuple[str, str]], num_parts: int) -> list[list[tuple[str, str]]]:
-    parts: list[list[tuple[str, str]]] = [[] for _ in range(num_parts)]
+def split_parts(files: list[InputFile], num_parts: int) -> list[list[InputFile]]:
+    parts: list[list[InputFile]] = [[] for _ in range(num_parts)]
     for f in files:
-        parts[part_of(f[0], num_parts)].append(f)
+        parts[part_of(f.key, num_parts)].append(f)
     return parts
 
 

@@ -1,53 +1,24 @@
-"""Beam side of the input readers: expand input patterns, read each file, split the records."""
+"""Beam side of the input readers: read each input file or record, split what it holds."""
 
 from __future__ import annotations
 
-import posixpath
-import re
+import io
 import traceback
 
 import apache_beam as beam
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from interleaf.schemas import Dropped
 
-from .sources import HTML_SUFFIXES, STAGE, Page, WarcImage, html_file_url, iter_warc, read_html_file
+from .inputs import InputFile, is_warc, open_raw, read_range
+from .sources import STAGE, Page, WarcImage, html_file_url, iter_warc, read_html_file
 from .stage import DROPPED, ERRORS, Counters, ErrorRecord
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".arc.gz")
 IMAGES = "images"
 
 
-def is_warc(path: str) -> bool:
-    return path.endswith(WARC_SUFFIXES)
-
-
-def expand_inputs(patterns: list[str]) -> list[tuple[str, str]]:
-    """(file path, root it was found under) for every input file, sorted and de-duplicated.
-
-    A pattern is a file, a glob, or a folder (read recursively). The root lets an HTML file's
-    URL be derived from its path below the folder.
-    """
-    found: dict[str, str] = {}
-    for pattern in patterns:
-        if re.search(r"[*?\[]", pattern):
-            glob, root = pattern, posixpath.dirname(re.split(r"[*?\[]", pattern, maxsplit=1)[0])
-        elif is_warc(pattern) or pattern.endswith(HTML_SUFFIXES):
-            glob, root = pattern, posixpath.dirname(pattern)
-        else:  # a folder, read recursively
-            root = pattern.rstrip("/")
-            glob = root + "/**"
-        for m in FileSystems.match([glob])[0].metadata_list:
-            if is_warc(m.path) or m.path.endswith(HTML_SUFFIXES):
-                found.setdefault(m.path, root)
-    if not found:
-        raise FileNotFoundError(f"no WARC or HTML files match {patterns}")
-    return sorted(found.items())
-
-
 class ReadFiles(beam.DoFn):
-    """(path, root) -> Page (main), WarcImage (tag 'images'), Dropped, ErrorRecord."""
+    """InputFile -> Page (main), WarcImage (tag 'images'), Dropped, ErrorRecord."""
 
     def __init__(self, html_base_url: str | None = None) -> None:
         self.html_base_url = html_base_url
@@ -55,12 +26,14 @@ class ReadFiles(beam.DoFn):
     def setup(self) -> None:
         self.counters = Counters(STAGE)
 
-    def process(self, element: tuple[str, str]):
-        path, root = element
+    def process(self, element: InputFile):
+        path, root, offset, length = element
         try:
-            if is_warc(path):
-                # warcio reads gzip members itself and needs the raw bytes to report offsets.
-                with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+            if offset is not None:
+                record = io.BytesIO(read_range(path, offset, length))
+                yield from self._emit_all(iter_warc(record, path, base_offset=offset))
+            elif is_warc(path):
+                with open_raw(path) as f:
                     yield from self._emit_all(iter_warc(f, path))
             else:
                 with FileSystems.open(path) as f:
@@ -69,7 +42,7 @@ class ReadFiles(beam.DoFn):
             self.counters.inc("in")
             self.counters.inc("errors")
             yield beam.pvalue.TaggedOutput(
-                ERRORS, ErrorRecord(STAGE, path, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
+                ERRORS, ErrorRecord(STAGE, element.key, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
             )
 
     def _emit_all(self, records):
@@ -88,7 +61,7 @@ class ReadFiles(beam.DoFn):
 
 
 class ReadInputs(beam.PTransform):
-    """PCollection of (path, root) -> pages, images, dropped, errors."""
+    """PCollection of InputFile -> pages, images, dropped, errors."""
 
     def __init__(self, html_base_url: str | None = None) -> None:
         super().__init__()

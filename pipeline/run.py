@@ -34,7 +34,8 @@ from .manifest import (
     write_json,
 )
 from .parts import completed_part, fingerprint, part_manifest_path, split_parts
-from .read import ReadInputs, expand_inputs
+from .inputs import InputFile, expand_inputs
+from .read import ReadInputs
 from .shards import ShardInfo
 from .stage import Stage
 from .transforms import AttachImages, WriteJsonl, WriteShards, keep_sample
@@ -63,7 +64,7 @@ class RunResult:
     parts_run: list[int]  # parts this call ran; the others were already complete
 
 
-def build_pipeline(p: beam.Pipeline, files: list[tuple[str, str]], out_dir: str, part: int, config: RunConfig) -> None:
+def build_pipeline(p: beam.Pipeline, files: list[InputFile], out_dir: str, part: int, config: RunConfig) -> None:
     pages, stored_images, *read_out = p | "Files" >> beam.Create(files) | "Read" >> ReadInputs(config.html_base_url)
     dedupe = config.dedupe
     docs, *extract_out = pages | "Extract" >> Stage("extract", functools.partial(page_to_document, config=config.extract))
@@ -113,7 +114,7 @@ def clear_part(out_dir: str, part: int) -> None:
 
 
 def run_part(
-    part: int, files: list[tuple[str, str]], out_dir: str, config: RunConfig, options: PipelineOptions, fp: str
+    part: int, files: list[InputFile], out_dir: str, config: RunConfig, options: PipelineOptions, fp: str
 ) -> dict:
     clear_part(out_dir, part)
     if files:
@@ -130,7 +131,7 @@ def run_part(
             infos += [ShardInfo(**json.loads(line)) for line in f.read().decode().splitlines() if line.strip()]
         FileSystems.delete([path])
     manifest = build_manifest(
-        inputs=[path for path, _ in files],
+        inputs=[f.key for f in files],
         options={"config": config.to_dict()},
         stages=stages_from_counters(counters, STAGES),
         shards=infos,
@@ -151,7 +152,7 @@ def run(
     if not options.view_as(StandardOptions).runner:
         # The default must be explicit: Beam's Prism runner downloads a binary and fails offline.
         options.view_as(StandardOptions).runner = "DirectRunner"
-    files = expand_inputs(inputs)
+    files = expand_inputs(inputs, config.cc_prefix)
     fp = fingerprint({"config": config.to_dict(), "num_parts": num_parts})
     manifests, ran = [], []
     for part, part_files in enumerate(split_parts(files, num_parts)):
@@ -161,7 +162,7 @@ def run(
             ran.append(part)
         manifests.append(done)
     manifest = build_manifest(
-        inputs=[path for path, _ in files],
+        inputs=[f.key for f in files],
         options={
             "config": config.to_dict(),
             "num_parts": num_parts,

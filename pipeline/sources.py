@@ -47,12 +47,13 @@ def _mime(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def iter_warc(stream: IO[bytes], path: str) -> Iterator[Record]:
+def iter_warc(stream: IO[bytes], path: str, base_offset: int = 0) -> Iterator[Record]:
     """Read a WARC (gzip or plain, warcio detects which) and classify each record.
 
     Only ``response`` and ``resource`` records carry pages or images; the others (request,
     metadata, warcinfo...) are reported as dropped so the read stage's count stays exact.
-    A truncated file raises after the records before the damage were yielded.
+    A truncated file raises after the records before the damage were yielded. ``base_offset``
+    is where ``stream`` starts in the file (a record read alone by its byte range).
     """
     records = ArchiveIterator(stream, arc2warc=True)
     for record in records:
@@ -76,7 +77,8 @@ def iter_warc(stream: IO[bytes], path: str) -> Iterator[Record]:
             continue
         mime = _mime(content_type)
         # warcio knows the record's offset only once its content has been read.
-        source = Source("warc", path, records.get_record_offset(), record.rec_headers.get_header("WARC-Date"))
+        offset = base_offset + records.get_record_offset()
+        source = Source("warc", path, offset, record.rec_headers.get_header("WARC-Date"))
         if mime in HTML_TYPES:
             yield Page(url, body, content_type, source)
         elif mime.startswith("image/"):

@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO, SAMPLE_WARC
 from interleaf.pipeline import transforms
 from interleaf.pipeline.config import RunConfig
+from interleaf.pipeline.inputs import InputFile
 from interleaf.pipeline.parts import ResumeMismatch, part_of, split_parts
 from interleaf.pipeline.run import run
 
@@ -46,10 +47,10 @@ def clean_run(many_inputs, tmp_path_factory):
 
 
 def test_parts_are_stable_and_cover_every_file():
-    files = [(f"gs://bucket/crawl/CC-MAIN-{i:05d}.warc.gz", "") for i in range(100)]
+    files = [InputFile(f"gs://bucket/crawl/CC-MAIN-{i:05d}.warc.gz") for i in range(100)]
     parts = split_parts(files, 7)
     assert sorted(f for p in parts for f in p) == sorted(files)
-    assert all(part_of(f[0], 7) == i for i, p in enumerate(parts) for f in p)
+    assert all(part_of(f.key, 7) == i for i, p in enumerate(parts) for f in p)
     assert split_parts(list(reversed(files)), 7) == [list(reversed(p)) for p in parts]
 
 

@@ -9,9 +9,13 @@ from apache_beam.internal import pickler
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from interleaf.pipeline.config import RunConfig
+from interleaf.pipeline.inputs import InputFile
 from interleaf.pipeline.run import build_pipeline
 
-FILES = [("gs://bucket/crawl/CC-MAIN-00000.warc.gz", "gs://bucket/crawl")]
+FILES = [
+    InputFile("gs://bucket/crawl/CC-MAIN-00000.warc.gz"),
+    InputFile("https://data.example.org/crawl/CC-MAIN-00001.warc.gz", "", 1234, 5678),
+]
 
 
 def full_config(tmp_path) -> RunConfig:
@@ -76,7 +80,7 @@ def test_dataflow_options_are_validated():
     from apache_beam.runners.dataflow.dataflow_runner import DataflowRunner
 
     p = beam.Pipeline(options=PipelineOptions(["--runner=DataflowRunner", "--dry_run=True", "--no_auth"]))
-    build_pipeline(p, FILES, "gs://my-bucket/out", 0, RunConfig())
-    with pytest.raises(ValueError, match="(?s)temp_location.*project.*region"):
-        p.run()
     assert isinstance(p.runner, DataflowRunner)
+    with pytest.raises(ValueError, match="(?s)temp_location.*project.*region"):
+        build_pipeline(p, FILES, "gs://my-bucket/out", 0, RunConfig())
+        p.run()

@@ -5,7 +5,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from interleaf.pipeline.charset import decode_html, header_charset
-from interleaf.pipeline.read import expand_inputs
+from interleaf.pipeline.inputs import InputFile, expand_inputs
 from interleaf.pipeline.sources import Page, TruncatedWarc, WarcImage, html_file_url, iter_warc
 from interleaf.schemas import Dropped
 
@@ -71,9 +71,9 @@ def test_expand_inputs_folder_glob_and_file(tmp_path):
     warc = tmp_path / "w.warc.gz"
     warc.write_bytes(warc_bytes(RECORDS))
     files = expand_inputs([str(tmp_path / "site"), str(tmp_path / "*.warc.gz"), str(warc)])
-    paths = [p for p, _ in files]
+    paths = [f.path for f in files]
     assert paths == sorted({str(tmp_path / "site" / "a" / "p.html"), str(tmp_path / "site" / "q.htm"), str(warc)})
-    root = dict(files)[str(tmp_path / "site" / "a" / "p.html")]
+    root = {f.path: f.root for f in files}[str(tmp_path / "site" / "a" / "p.html")]
     assert html_file_url(str(tmp_path / "site" / "a" / "p.html"), root, "https://b.org/") == "https://b.org/a/p.html"
     with pytest.raises(FileNotFoundError):
         expand_inputs([str(tmp_path / "nothing-*.warc.gz")])
