@@ -43,13 +43,10 @@ def true_hits(truth: Counter, paragraphs: list[str]) -> int:
     return sum((truth & found).values())
 
 
-def best_of(repeat: int, fn):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.process_time()
-        out = fn()
-        best = min(best, time.process_time() - t0)
-    return best, out
+def timed(fn):
+    t0 = time.process_time()
+    out = fn()
+    return time.process_time() - t0, out
 
 
 def main() -> None:
@@ -75,9 +72,14 @@ def main() -> None:
             docs.append(Document(document_id(url), url, Source("html"), ex.nodes, meta={"title": ex.title}))
         return docs
 
-    # CPU time, best of --repeat: other processes on the machine inflate wall time unevenly.
-    t_extract, docs = best_of(args.repeat, extract_all)
-    t_filter, results = best_of(args.repeat, lambda: [filter_document(doc, config) for doc in docs])
+    # CPU time, best of --repeat, the two phases alternating so that a burst of load elsewhere on
+    # the machine does not fall on one of them only.
+    t_extract = t_filter = float("inf")
+    for _ in range(args.repeat):
+        t, docs = timed(extract_all)
+        t_extract = min(t_extract, t)
+        t, results = timed(lambda: [filter_document(doc, config) for doc in docs])
+        t_filter = min(t_filter, t)
 
     before = removed_par = removed_doc = short_words = 0
     doc_reasons, par_reasons, lost_by_reason = Counter(), Counter(), Counter()
