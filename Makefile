@@ -10,7 +10,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch pinned first: an unpinned torch pulls several GB of CUDA packages.
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[train,dev]"
+	$(PIP) install -q -e ".[train,dev,dataflow]"
 	touch $@
 
 install: $(VENV)/.installed
