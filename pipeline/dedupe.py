@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import traceback
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
 import apache_beam as beam
 
@@ -86,7 +86,6 @@ def _keep_best_per_key(keyed, stage: str, reason: str, label: str):
     return out.kept, out[DROPPED]
 
 
-
 def _count_kept(entry, counters: Counters) -> Document:
     counters.inc("kept")
     return entry[-1]
@@ -147,18 +146,24 @@ def _near_links(items, band_keys: Callable, rank: Callable, is_near: Callable, m
     )
 
 
-def _join_stage(stage: str, fn: Callable[[Document, dict], StageResult]) -> Callable[[tuple], StageResult]:
-    """A Stage function over (doc id, {"doc": [doc], ERROR_MARK: [...], ...}) from a CoGroupByKey."""
+class Joined(NamedTuple):
+    """A document id with everything grouped under it; ``id`` names it in dead-letter records."""
 
-    def run(element) -> StageResult:
-        doc_id, grouped = element
-        docs = list(grouped["doc"])
+    id: str
+    grouped: dict
+
+
+def _join_stage(fn: Callable[[Document, dict], StageResult]) -> Callable[[Joined], StageResult]:
+    """A Stage function over a Joined ({"doc": [doc], ERROR_MARK: [...], verdicts...})."""
+
+    def run(joined: Joined) -> StageResult:
+        docs = list(joined.grouped["doc"])
         if len(docs) != 1:
-            raise ValueError(f"{len(docs)} documents share id {doc_id}; DedupeDocuments must run first")
-        errors = list(grouped[ERROR_MARK])
+            raise ValueError(f"{len(docs)} documents share id {joined.id}; DedupeDocuments must run first")
+        errors = list(joined.grouped[ERROR_MARK])
         if errors:
-            raise ValueError(f"document {doc_id}: {errors[0]}")
-        return fn(docs[0], grouped)
+            raise ValueError(errors[0])
+        return fn(docs[0], joined.grouped)
 
     return run
 
@@ -173,7 +178,11 @@ def _sha1_occurrences(doc: Document):
 
 
 def _image_items(doc: Document, match_mirrored: bool):
+    seen = set()
     for node in doc.images:
+        if node.sha1 in seen:  # a repeat: its (mirror) hash is already out
+            continue
+        seen.add(node.sha1)
         item = dl.image_item(node, match_mirrored)
         if item is not None:
             yield item.sha1, item
@@ -195,7 +204,8 @@ class _DedupeStage(beam.PTransform):
         return (
             {"doc": keyed, ERROR_MARK: errors, **verdicts}
             | "ByDoc" >> beam.CoGroupByKey()
-            | "Apply" >> Stage(self.stage, _join_stage(self.stage, fn))
+            | "Joined" >> beam.MapTuple(Joined)
+            | "Apply" >> Stage(self.stage, _join_stage(fn))
         )
 
 

@@ -135,6 +135,7 @@ def test_bad_phash_is_an_error_not_a_crash(tmp_path):
     docs.append(make_doc("https://fine.example/", [TextNode("fine")]))
     kept, _, errors, counts = run_stage(DedupeImages(), docs, tmp_path)
     assert counts["errors"] == 1 and len(kept) == 1 and "nothex" in errors[0]["error"]
+    assert errors[0]["key"] == docs[0].id and errors[0]["stage"] == "dedupe_images"
 
 
 def test_near_duplicate_documents_real_articles(tmp_path):
@@ -180,3 +181,40 @@ def test_decontaminate_with_hashes_cli(photos, tmp_path):
     kept, dropped, _, counts = run_stage(Decontaminate(hashes), _one_image_docs(nodes), tmp_path / "run")
     assert counts["nodes_dropped"]["image"] == {"eval_image": 4}
     assert [len(d.images) for d in sorted(kept, key=lambda d: d.url)] == [0, 0, 0, 0, 1]
+
+
+class _AllStages(beam.PTransform):
+    """The dedupe stages chained in the documented order, as the pipeline wires them."""
+
+    stage = "dedupe_images"
+
+    def expand(self, docs):
+        config = DedupeConfig(max_docs_per_paragraph=2)
+        dropped, errors = [], []
+        for transform in (DedupeDocuments(config), NearDupDocuments(config), RepeatedParagraphs(config), DedupeImages(config)):
+            docs, d, e = docs | transform.stage >> transform
+            dropped.append(d)
+            errors.append(e)
+        return docs, dropped | "D" >> beam.Flatten(), errors | "E" >> beam.Flatten()
+
+
+def test_stages_chain_and_each_balances(photos, tmp_path):
+    article = [a for a in edited_articles(2) if a[1] in ("original", "boilerplate_added", "whitespace_case")]
+    logo = photos[0][2]
+    docs = []
+    for k, (_, edit, text) in enumerate(article):
+        nodes = [TextNode(text), TextNode("Follow us."), ImageNode(logo.url, sha1=logo.sha1, phash=logo.phash)]
+        docs.append(make_doc(f"https://blog.example/{k}", nodes, f"2024-01-{k + 1:02d}T00:00:00Z"))
+    docs.append(make_doc("https://blog.example/0?utm_source=feed", docs[0].nodes[:], "2023-01-01T00:00:00Z"))
+    kept, dropped, errors, result = run_transform(_AllStages(), docs, tmp_path)
+    order = ["dedupe_documents", "near_dup_documents", "repeated_paragraphs", "dedupe_images"]
+    stages = stages_from_counters(pipeline_counters(result), order)
+    assert unbalanced_stages(stages) == [] and errors == []
+    assert stages["dedupe_documents"]["in"] == len(docs)
+    for before, after in zip(order[:-1], order[1:]):
+        assert stages[after]["in"] == stages[before]["kept"], (before, after)
+    # The case/spacing edit is an exact duplicate once normalised; the boilerplate edit a near one.
+    assert stages["dedupe_documents"]["dropped"] == {"duplicate_url": 1, "duplicate_content": 2}
+    assert stages["near_dup_documents"]["dropped"] == {"near_duplicate": 2} and len(kept) == 2
+    # 5 input pages carry "Follow us." (limit 2) but only 2 remain when paragraphs are counted.
+    assert all("Follow us." in d.text() and len(d.images) == 1 for d in kept)
