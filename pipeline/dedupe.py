@@ -77,7 +77,8 @@ class _KeepBest(beam.DoFn):
 
 def _keep_best_per_key(keyed, stage: str, reason: str, label: str):
     """keyed (key, (rank, ..., doc)) -> (kept entries, dropped) keeping the minimum rank per key."""
-    best = keyed | f"{label}Ranks" >> beam.MapTuple(lambda k, entry: (k, entry[0])) | f"{label}Best" >> beam.CombinePerKey(min)
+    ranks = keyed | f"{label}Ranks" >> beam.MapTuple(lambda k, entry: (k, entry[0]))
+    best = ranks | f"{label}Best" >> beam.CombinePerKey(min)
     out = (
         {"docs": keyed, "best": best}
         | f"{label}Join" >> beam.CoGroupByKey()
@@ -115,7 +116,8 @@ def _frequent_refs(refs, limit: int, label: str):
                 yield doc_id, key
 
     counts = refs | f"{label}Count" >> beam.combiners.Count.PerKey()
-    return {"refs": refs, "n": counts} | f"{label}Join" >> beam.CoGroupByKey() | f"{label}Frequent" >> beam.FlatMap(emit)
+    joined = {"refs": refs, "n": counts} | f"{label}Join" >> beam.CoGroupByKey()
+    return joined | f"{label}Frequent" >> beam.FlatMap(emit)
 
 
 def _near_links(items, band_keys: Callable, rank: Callable, is_near: Callable, max_bucket: int, label: str):
@@ -213,6 +215,7 @@ class DedupeDocuments(_DedupeStage):
     """Exact duplicates: one document per canonical URL (the most recent fetch), then one per content hash."""
 
     STAGE = "dedupe_documents"
+
     def expand(self, docs):
         stage = self.stage
         prepared = docs | "Prepare" >> beam.ParDo(_Prepare(stage)).with_outputs(ERRORS, main="keyed")
@@ -234,7 +237,8 @@ class DedupeImages(_DedupeStage):
         refs, ref_errors = _markers(docs, lambda d: [(k, d.id) for k in sorted(dl.image_keys(d))], "Refs")
         frequent = _frequent_refs(refs, config.max_docs_per_image, "Image")
 
-        items, item_errors = _markers(docs, functools.partial(_image_items, match_mirrored=config.match_mirrored), "Items")
+        image_items = functools.partial(_image_items, match_mirrored=config.match_mirrored)
+        items, item_errors = _markers(docs, image_items, "Items")
         distinct = items | "Distinct" >> beam.CombinePerKey(min)
         d = config.image_distance
         links = _near_links(
