@@ -86,7 +86,8 @@ def train_flamingo(c: RunConfig, log: Callable[[str], None] = print) -> tuple[Fl
         warmup = TrainConfig(steps=c.pretrain_lm_steps, lr=c.pretrain_lr, min_lr=c.pretrain_lr / 10,
                              warmup=min(50, c.pretrain_lm_steps // 10 + 1), log_every=c.train.log_every, ckpt_every=0)
         Trainer(LMOnly(lm), warmup, log=log).fit(
-            make_dataloader(c.shards, tok, LoaderConfig(**{**asdict(loader_cfg), "seed": loader_cfg.seed + 1})))
+            make_dataloader(c.shards, tok, LoaderConfig(**{**asdict(loader_cfg), "seed": loader_cfg.seed + 1}),
+                            num_workers=c.num_workers))
 
     model = build_model(c.spec, lm=lm, vision=vision).to(device)
     extra = {"model_spec": c.spec.to_dict(), "vocab_size": tok.vocab_size,
