@@ -13,16 +13,17 @@ beside a field. A threshold set to ``None`` (``null`` in YAML) turns its filter 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
+from interleaf.schemas.config import ConfigError, build_config
+
 from .lexicons import supported_languages
 
 
-class FilterConfigError(ValueError):
+class FilterConfigError(ConfigError):
     """A filter configuration that cannot be used; the message names the offending key."""
 
 
@@ -109,7 +110,7 @@ class FilterConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> "FilterConfig":
-        return _build(cls, data or {}, "filters")
+        return build_config(cls, data or {}, "filters", FilterConfigError)
 
     @classmethod
     def from_yaml(cls, path: str) -> "FilterConfig":
@@ -122,42 +123,3 @@ class FilterConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _build(cls: type, data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise FilterConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise FilterConfigError(f"{where}: unknown option(s) {unknown}; known: {sorted(known)}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            value = _build(hint, value, f"{where}.{key}")
-        else:
-            value = _check_value(hint, value, f"{where}.{key}")
-        kwargs[key] = value
-    return cls(**kwargs)
-
-
-def _check_value(hint: Any, value: Any, where: str) -> Any:
-    """Type-check one scalar or list option so a typo fails at load time, not mid-run."""
-    args = typing.get_args(hint)
-    if value is None:
-        if type(None) in args:
-            return None
-        raise FilterConfigError(f"{where}: may not be null")
-    origin = typing.get_origin(hint)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-            raise FilterConfigError(f"{where}: expected a list of strings, got {value!r}")
-        return origin(value)
-    expected = tuple(a for a in args if a is not type(None)) or (hint,)
-    if float in expected and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(value, bool) or not isinstance(value, expected):
-        raise FilterConfigError(f"{where}: expected {' or '.join(t.__name__ for t in expected)}, got {value!r}")
-    return value

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from interleaf.filters.config import FilterConfig
+from interleaf.schemas.config import build_config
 
 from .dedupe_logic import DedupeConfig
 from .download import DownloadConfig
@@ -17,10 +17,6 @@ from .extract import ExtractConfig
 from .images import ImageConfig
 from .inputs import CC_PREFIX
 from .shards import ShardConfig
-
-
-class ConfigError(ValueError):
-    pass
 
 
 @dataclass
@@ -43,28 +39,7 @@ class RunConfig:
     def from_yaml(cls, path: str) -> "RunConfig":
         with open(path) as f:
             data = yaml.safe_load(f) or {}
-        return from_dict(cls, data, "config")
+        return build_config(cls, data, "config")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
-    """Build dataclass ``cls`` from a dict, recursing into dataclass fields; unknown keys are errors."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where}: unknown option(s) {unknown}; known: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        if dataclasses.is_dataclass(hint):
-            kwargs[key] = from_dict(hint, value, f"{where}.{key}")
-        elif isinstance(value, list) and typing.get_origin(hint) is tuple:
-            kwargs[key] = tuple(value)
-        else:
-            kwargs[key] = value
-    return cls(**kwargs)
