@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # Module names under interleaf.cli, in the order `interleaf --help` lists them.
-COMMANDS = ("run", "inspect", "stats", "train", "generate", "tokenizer", "hashes")
+COMMANDS = ("run", "inspect", "validate", "stats", "train", "generate", "tokenizer", "hashes")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -140,3 +140,13 @@ def test_bundled_sample_is_what_the_script_makes(tmp_path):
     out = tmp_path / "s.warc.gz"
     subprocess.run([sys.executable, str(REPO / "scripts" / "make_sample_corpus.py"), "-o", str(out)], check=True)
     assert out.read_bytes() == (REPO / "data" / "sample" / "sample.warc.gz").read_bytes()
+
+
+def test_validate_accepts_the_run_and_finds_damage(sample_run, tmp_path, capsys):
+    assert cli(["validate", str(sample_run)]) == 0
+    assert " 0 problems" in capsys.readouterr().out
+    shard = next((sample_run / "shards").glob("*.tar"))
+    damaged = tmp_path / "damaged.tar"
+    damaged.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    assert cli(["validate", str(damaged)]) == 1
+    assert "unreadable after" in capsys.readouterr().out
