@@ -24,13 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def format_summary(manifest: dict) -> str:
     stages = manifest["stages"]
-    lines = [f"{'stage':<14}{'in':>8}{'kept':>8}{'dropped':>9}{'errors':>8}  top reasons"]
+    lines = [f"{'stage':<22}{'in':>8}{'kept':>8}{'dropped':>9}{'errors':>8}  top reasons"]
     for name, s in stages.items():
         dropped = sum(s["dropped"].values())
         reasons = sorted(s["dropped"].items(), key=lambda kv: -kv[1])[:3]
         nodes = [(f"{lvl}:{r}", n) for lvl, rs in s["nodes_dropped"].items() for r, n in rs.items()]
         top = ", ".join(f"{r} {n}" for r, n in reasons + sorted(nodes, key=lambda kv: -kv[1])[:3])
-        lines.append(f"{name:<14}{s['in']:>8}{s['kept']:>8}{dropped:>9}{s['errors']:>8}  {top}")
+        lines.append(f"{name:<22}{s['in']:>8}{s['kept']:>8}{dropped:>9}{s['errors']:>8}  {top}")
     t = manifest["totals"]
     lines.append(f"documents kept: {t['documents']}   images kept: {t['images']}   shards written: {t['shards']}")
     if not manifest.get("balanced", True):
