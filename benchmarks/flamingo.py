@@ -126,7 +126,8 @@ def main() -> None:
     chance = dict(CHANCE, exact=CHANCE["shape"] * CHANCE["colour"] * CHANCE["count"])
     for k in ("colour", "count", "shape", "exact", "exact@0", "exact@2", "template"):
         base = chance.get(k.split("@")[0], float("nan"))
-        ratio = seen.get(k, float("nan")) / max(blind.get(k, float("nan")), 1e-9)
+        b = blind.get(k, float("nan"))
+        ratio = seen.get(k, float("nan")) / b if b else float("inf")
         print(f"{k:<10}{seen.get(k, float('nan')):>9.3f}{blind.get(k, float('nan')):>9.3f}{base:>9.3f}{ratio:>8.2f}")
     print(f"\ntraining throughput (CPU, {torch.get_num_threads()} threads)")
     print(f"{'phase':<28}{'tokens/s':>10}")
