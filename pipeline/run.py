@@ -1,7 +1,8 @@
 """The pipeline: input files -> documents -> images -> shards, with every record accounted for.
 
-    files ─► read ─► extract ─► dedupe_documents ─► images (stored or downloaded) ─► dedupe_images
-          ─► decontaminate ─► repeated_paragraphs ─► filter ─► near_dup_documents ─► shards + manifest
+    files ─► read ─► extract ─► dedupe_documents ─► images (stored or downloaded)
+          ─► near_dup_documents ─► repeated_paragraphs ─► dedupe_images ─► decontaminate
+          ─► filter ─► shards + manifest
     every stage ─► dropped / errors
 
 ``build_pipeline`` wires the graph of one part; ``run`` splits the inputs into parts (see
@@ -48,11 +49,11 @@ STAGES = (
     "image_records",
     "download",
     "images",
+    "near_dup_documents",
+    "repeated_paragraphs",
     "dedupe_images",
     "decontaminate",
-    "repeated_paragraphs",
     "filter",
-    "near_dup_documents",
 )
 OUTPUT_FOLDERS = ("shards", "documents", "dropped", "errors", "_work")
 
@@ -71,16 +72,18 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], out_dir: str, part:
     docs, *url_out = docs | "DedupeDocuments" >> DedupeDocuments(dedupe)
     download = config.download if config.download_images else None
     docs, *image_out = (docs, stored_images) | "Images" >> AttachImages(config.images, download)
+    # Near-duplicate pages go before the repeat counts, so copies do not inflate them.
+    docs, *near_out = docs | "NearDupDocuments" >> NearDupDocuments(dedupe)
+    docs, *paragraph_out = docs | "RepeatedParagraphs" >> RepeatedParagraphs(dedupe)
     docs, *image_dedupe_out = docs | "DedupeImages" >> DedupeImages(dedupe)
-    outs = [read_out, extract_out, url_out, image_out, image_dedupe_out]
+    outs = [read_out, extract_out, url_out, image_out, near_out, paragraph_out, image_dedupe_out]
     if config.decontaminate_hashes:
         hashes = load_eval_hashes(config.decontaminate_hashes, mirrored=dedupe.match_mirrored)
         docs, *decontam_out = docs | "Decontaminate" >> Decontaminate(hashes, dedupe)
         outs.append(decontam_out)
-    docs, *paragraph_out = docs | "RepeatedParagraphs" >> RepeatedParagraphs(dedupe)
+    # Filters last: the images-per-document bounds count what the image stages left.
     docs, *filter_out = docs | "Filter" >> Stage("filter", functools.partial(filter_document, config=config.filters))
-    docs, *near_out = docs | "NearDupDocuments" >> NearDupDocuments(dedupe)
-    outs += [paragraph_out, filter_out, near_out]
+    outs.append(filter_out)
 
     shard_infos = docs | "Shards" >> WriteShards(out_dir, part, config.shards)
     # Shard infos go through a file: the manifest is assembled by the driver after the run.
