@@ -37,10 +37,14 @@ def pick_body(bodies: Iterable[bytes]) -> bytes | None:
 
 
 def normalize_outcome(data: bytes, config: ImageConfig) -> ImageOutcome:
+    """Normalise one image; any failure is an outcome with a reason, never an exception, so one
+    bad image cannot fail the bundle that carries every page using it."""
     try:
         return ImageOutcome(normalize_image(data, config))
     except ImageRejected as e:
         return ImageOutcome(None, e.reason, e.detail)
+    except Exception as e:  # noqa: BLE001 - a decoder bug on hostile bytes drops this image only
+        return ImageOutcome(None, "error", f"{type(e).__name__}: {e}")
 
 
 def attach_images(doc: Document, outcomes: dict[int, ImageOutcome]) -> StageResult:
