@@ -52,8 +52,18 @@ class Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name.replace("_", "-"), value)
         self.end_headers()
+        # The client may start its next request as soon as this body arrives: count this one done first.
+        self.leave()
         self.wfile.write(body)
         self.count(len(body))
+
+    def leave(self) -> None:
+        """End this request's share of the in-progress counts (once)."""
+        if self.entered:
+            self.entered = False
+            with self.state.lock:
+                self.state.active[self.host] -= 1
+                self.state.active["*"] -= 1
 
     def count(self, n: int) -> None:
         with self.state.lock:
@@ -82,7 +92,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: C901 - one branch per route reads best here
         st, path = self.state, self.path
-        host = self.headers.get("Host", "")
+        host = self.host = self.headers.get("Host", "")
+        self.entered = True
         with st.lock:
             st.hits[path] += 1
             st.user_agents.add(self.headers.get("User-Agent", ""))
@@ -94,9 +105,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.route(path, hits)
         finally:
-            with st.lock:
-                st.active[host] -= 1
-                st.active["*"] -= 1
+            self.leave()
 
     def route(self, path: str, hits: int) -> None:
         st = self.state
