@@ -118,20 +118,6 @@ def phash_int(hex_hash: str) -> int:
     return value
 
 
-def mirrored_phash(data: bytes) -> str:
-    """pHash of the left-right mirror of encoded image ``data`` (a mirror changes pHash a lot)."""
-    import io
-
-    import imagehash
-    from PIL import Image, ImageOps
-
-    with Image.open(io.BytesIO(data)) as im:
-        # pHash looks at a 32x32 resize: a JPEG decoded at 1/2..1/8 scale halves the cost and moves
-        # the hash by 0-2 bits on the test photos.
-        im.draft("RGB", (128, 128))
-        return str(imagehash.phash(ImageOps.mirror(im.convert("RGB"))))
-
-
 class ImageItem(NamedTuple):
     """One distinct image content in near-duplicate search; ``mirror`` is 0 when not computed."""
 
@@ -144,7 +130,7 @@ class ImageItem(NamedTuple):
 def image_item(node: ImageNode, match_mirrored: bool) -> ImageItem | None:
     if not node.sha1 or not node.phash:
         return None
-    mirror = phash_int(mirrored_phash(node.data)) if match_mirrored and node.data else 0
+    mirror = phash_int(node.phash_mirror) if match_mirrored and node.phash_mirror else 0
     return ImageItem(node.sha1, phash_int(node.phash), mirror, (node.width or 0) * (node.height or 0))
 
 

@@ -67,6 +67,7 @@ def attach_images(doc: Document, outcomes: dict[int, ImageOutcome]) -> StageResu
                 alt=node.alt,
                 sha1=img.sha1,
                 phash=img.phash,
+                phash_mirror=img.phash_mirror,
                 width=img.width,
                 height=img.height,
                 member=member,

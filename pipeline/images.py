@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import imagehash
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from interleaf.filters.image_checks import Rejection, check_dimensions, check_single_color
 
@@ -103,6 +103,7 @@ class NormalizedImage:
     height: int
     sha1: str  # of data
     phash: str  # hex, imagehash.phash of the output pixels, box-reduced to ~128 px first
+    phash_mirror: str  # the same of the left-right mirror (a mirror changes pHash a lot), for dedupe
     source_width: int  # as stored, before orientation and resizing
     source_height: int
     source_format: str  # Pillow's name, e.g. "JPEG"
@@ -271,6 +272,7 @@ def normalize_image(data: bytes, config: ImageConfig) -> NormalizedImage:
         height=rgb.height,
         sha1=hashlib.sha1(out).hexdigest(),
         phash=str(imagehash.phash(small)),
+        phash_mirror=str(imagehash.phash(ImageOps.mirror(small))),
         source_width=sw,
         source_height=sh,
         source_format=source_format,

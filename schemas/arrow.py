@@ -17,6 +17,7 @@ IMAGE_STRUCT = pa.struct(
         ("alt", pa.string()),
         ("sha1", pa.string()),
         ("phash", pa.string()),
+        ("phash_mirror", pa.string()),
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("member", pa.string()),

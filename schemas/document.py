@@ -49,6 +49,7 @@ class ImageNode:
     alt: str = ""
     sha1: str | None = None
     phash: str | None = None
+    phash_mirror: str | None = None  # pHash of the left-right mirror, so mirrored copies dedupe
     width: int | None = None
     height: int | None = None
     member: str | None = None  # shard member name suffix, e.g. "000.jpg"
@@ -58,7 +59,7 @@ class ImageNode:
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"type": "image", "url": self.url, "alt": self.alt}
-        for key in ("sha1", "phash", "width", "height", "member"):
+        for key in ("sha1", "phash", "phash_mirror", "width", "height", "member"):
             value = getattr(self, key)
             if value is not None:
                 d[key] = value
@@ -119,6 +120,7 @@ class Document:
                         alt=n.get("alt", ""),
                         sha1=n.get("sha1"),
                         phash=n.get("phash"),
+                        phash_mirror=n.get("phash_mirror"),
                         width=n.get("width"),
                         height=n.get("height"),
                         member=n.get("member"),
@@ -182,7 +184,7 @@ def validate(d: Any) -> None:
             _require(n, "alt", str, where, optional=True)
             for key in ("width", "height"):
                 _require(n, key, int, where, optional=True)
-            for key in ("sha1", "phash", "member"):
+            for key in ("sha1", "phash", "phash_mirror", "member"):
                 _require(n, key, str, where, optional=True)
         else:
             raise SchemaError(f"{where}: type must be 'text' or 'image', got {kind!r}")

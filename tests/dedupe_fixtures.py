@@ -74,7 +74,8 @@ def image_node(data: bytes, url: str) -> ImageNode:
     """An ImageNode as the images stage leaves it (normalised bytes, sha1, pHash, size)."""
     # 384 px keeps the bytes small: Beam pickles test inputs into the pipeline graph.
     n = normalize_image(data, ImageConfig(max_side=384))
-    return ImageNode(url=url, sha1=n.sha1, phash=n.phash, width=n.width, height=n.height, member="000.jpg", data=n.data)
+    return ImageNode(url=url, sha1=n.sha1, phash=n.phash, phash_mirror=n.phash_mirror, width=n.width,
+                     height=n.height, member="000.jpg", data=n.data)
 
 
 def photo_set() -> list[tuple[str, str, ImageNode]]:

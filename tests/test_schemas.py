@@ -14,7 +14,7 @@ def make_doc() -> Document:
         source=Source("warc", "a.warc.gz", 1234, "2024-05-01T12:00:00Z"),
         nodes=[
             TextNode("A paragraph about flamingos."),
-            ImageNode("https://example.org/a.jpg", alt="a flamingo", sha1="ab", phash="e1c3", width=640,
+            ImageNode("https://example.org/a.jpg", alt="a flamingo", sha1="ab", phash="e1c3", phash_mirror="3c1e", width=640,
                       height=480, member="000.jpg", data=b"\xff\xd8bytes"),
             TextNode("Next paragraph."),
         ],
