@@ -58,8 +58,3 @@ def completed_part(out_dir: str, part: int, expected_fingerprint: str) -> dict |
             f"{expected_fingerprint}); use a new output folder or remove {out_dir}"
         )
     return manifest
-
-
-def part_prefix(part: int) -> str:
-    """Prefix of every output file of one part (shards, tables, dropped and error records)."""
-    return f"part-{part:05d}"
