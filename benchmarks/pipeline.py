@@ -93,7 +93,7 @@ def plain_loop(warcs: list[str], out_dir: str, config: RunConfig) -> int:
                 outcomes[url] = normalize_outcome(stored[url], config.images)
     kept = []
     for doc in docs.values():
-        refs = {i: outcomes[url] for url, (_, i) in image_refs(doc) if url in outcomes}
+        refs = {i: outcomes[url] for url, i in image_refs(doc) if url in outcomes}
         doc = attach_images(doc, refs).doc
         for node in doc.images:
             dl.image_item(node, config.dedupe.match_mirrored)

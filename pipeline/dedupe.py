@@ -1,123 +1,115 @@
-"""Deduplication stages as Beam transforms that scale across workers.
+"""Deduplication at corpus scale in Beam: verdicts computed on small facts, applied in one join.
 
-Each transform returns ``(kept, dropped, errors)`` like ``Stage`` and counts under its stage name
-(``in``, ``kept``, ``errors``, ``dropped.<reason>``, ``nodes_dropped.<level>.<reason>``).
-Nothing is held in one place: counts are ``CombinePerKey``s, verdicts travel back to documents
-through ``CoGroupByKey`` on a key (URL, content hash, image hash, band, document id), and the
-documents of a key are streamed, never collected. Rules live in pipeline/dedupe_logic.py.
+Each document yields its facts once (``DocFacts``: rank, content hash, MinHash signature,
+paragraph keys, image references). The verdict builders below shuffle only facts, hashes and
+ids, never documents; they return ``(doc id, (kind, value))`` verdicts that pipeline/apply.py
+joins with the documents. Nothing is held in one place: counts are combiners, verdicts travel
+through ``CoGroupByKey`` on a key (content hash, band, paragraph, image key, document id), and
+the entries of a key are streamed. Rules live in pipeline/dedupe_logic.py.
 
-Run them in this order, so that copies removed earlier do not inflate later counts:
+In the pipeline the builders run in this order, each on what the previous ones kept, so that
+copies removed earlier do not inflate later counts:
 
-    DedupeDocuments ─► NearDupDocuments ─► RepeatedParagraphs ─► DedupeImages ─► Decontaminate
+    url_survivors ─► content_verdicts ─► near_dup_verdicts ─► paragraph_verdicts, image_verdicts
+
+The transforms at the end (``DedupeDocuments`` ...) run one stage alone over documents, for tests
+and benchmarks; the pipeline wires the builders in pipeline/document_stages.py.
 """
 
 from __future__ import annotations
 
 import functools
-import traceback
-from typing import Any, Callable, Iterable, NamedTuple
+import heapq
+import operator
+from typing import Callable
 
 import apache_beam as beam
 
-from interleaf.schemas import Document, Dropped, StageResult
+from interleaf.schemas import Document, StageResult
 
 from . import dedupe_logic as dl
+from .apply import ApplyStages, ChainStage, Context, error_verdict
 from .dedupe_logic import DedupeConfig
-from .stage import DROPPED, ERRORS, Counters, ErrorRecord, Stage
+from .image_join import attached_node
+from .stage import Stage
 
-ERROR_MARK = "__error__"
+FACTS = "facts"
+VERDICTS = "verdicts"
+
+DEDUPE_DOCUMENTS = "dedupe_documents"
+NEAR_DUP_DOCUMENTS = "near_dup_documents"
+REPEATED_PARAGRAPHS = "repeated_paragraphs"
+DEDUPE_IMAGES = "dedupe_images"
 
 
-class _Prepare(beam.DoFn):
-    """doc -> (url key, (rank, content hash, doc)); a failure goes to the dead letter."""
+class _Facts(beam.DoFn):
+    """doc -> (id, DocFacts); when they cannot be computed, an error verdict for ``stage``."""
 
-    def __init__(self, stage: str) -> None:
+    def __init__(self, config: DedupeConfig, stage: str) -> None:
+        self.config = config
         self.stage = stage
-
-    def setup(self) -> None:
-        self.counters = Counters(self.stage)
 
     def process(self, doc: Document):
-        self.counters.inc("in")
         try:
-            yield dl.url_key(doc), (dl.doc_rank(doc), dl.content_hash(doc), doc)
-        except Exception as e:  # noqa: BLE001 - a bad record must not stop the run
-            self.counters.inc("errors")
-            yield beam.pvalue.TaggedOutput(
-                ERRORS, ErrorRecord(self.stage, doc.id, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
-            )
+            yield doc.id, dl.doc_facts(doc, self.config)
+        except Exception as e:  # noqa: BLE001 - the apply join reports it as this document's error
+            yield beam.pvalue.TaggedOutput(VERDICTS, error_verdict(doc.id, self.stage, e))
 
 
-class _KeepBest(beam.DoFn):
-    """(key, {"docs": [(rank, ...)], "best": [rank]}) -> the best-ranked entry; the others dropped."""
-
-    def __init__(self, stage: str, reason: str) -> None:
-        self.stage = stage
-        self.reason = reason
-
-    def setup(self) -> None:
-        self.counters = Counters(self.stage)
-
-    def process(self, element):
-        key, grouped = element
-        (best,) = grouped["best"]
-        kept = False
-        for entry in grouped["docs"]:  # streamed: a hot key is never held in memory
-            rank, doc = entry[0], entry[-1]
-            if rank == best and not kept:  # equal ranks mean byte-identical documents: keep one
-                kept = True
-                yield entry
-                continue
-            self.counters.inc(f"dropped.{self.reason}")
-            detail = f"kept {best[2]} fetched {dl.iso_time(-best[0])}"
-            yield beam.pvalue.TaggedOutput(
-                DROPPED, Dropped(self.stage, self.reason, "document", doc.id, doc.url, detail, doc.text()[:500])
-            )
+@beam.ptransform_fn
+def doc_facts(docs, config: DedupeConfig, stage: str = DEDUPE_DOCUMENTS):
+    """docs -> ((id, DocFacts), error verdicts)."""
+    out = docs | "Compute" >> beam.ParDo(_Facts(config, stage)).with_outputs(VERDICTS, main=FACTS)
+    return out[FACTS], out[VERDICTS]
 
 
-def _keep_best_per_key(keyed, stage: str, reason: str, label: str):
-    """keyed (key, (rank, ..., doc)) -> (kept entries, dropped) keeping the minimum rank per key."""
-    ranks = keyed | f"{label}Ranks" >> beam.MapTuple(lambda k, entry: (k, entry[0]))
-    best = ranks | f"{label}Best" >> beam.CombinePerKey(min)
+def _best_fetch(facts):
+    return min(facts, key=operator.attrgetter("rank"))
+
+
+@beam.ptransform_fn
+def url_survivors(facts):
+    """(id, DocFacts) with several fetches per id -> the best-ranked fetch's facts per id."""
+    return facts | "Best" >> beam.CombinePerKey(_best_fetch)
+
+
+def _keep_best_content(element):
+    """(content hash, facts) -> the best-ranked (id, facts); a verdict for each other document."""
+    _, facts = element
+    best = _best_fetch(facts)  # a first pass over the group; the second streams it again
+    yield best.id, best
+    detail = dl.duplicate_detail(best.rank)
+    for f in facts:
+        if f.id != best.id:
+            yield beam.pvalue.TaggedOutput(VERDICTS, (f.id, ("duplicate_content", detail)))
+
+
+@beam.ptransform_fn
+def content_verdicts(facts):
+    """(id, DocFacts), one per id -> (the facts kept, one per content hash; verdicts for the others)."""
     out = (
-        {"docs": keyed, "best": best}
-        | f"{label}Join" >> beam.CoGroupByKey()
-        | f"{label}Keep" >> beam.ParDo(_KeepBest(stage, reason)).with_outputs(DROPPED, main="kept")
+        facts
+        | "ByContent" >> beam.MapTuple(lambda _, f: (f.content, f))
+        | "GroupContent" >> beam.GroupByKey()
+        | "KeepBest" >> beam.FlatMap(_keep_best_content).with_outputs(VERDICTS, main=FACTS)
     )
-    return out.kept, out[DROPPED]
-
-
-def _count_kept(entry, counters: Counters) -> Document:
-    counters.inc("kept")
-    return entry[-1]
-
-
-class _Markers(beam.DoFn):
-    """doc -> whatever ``fn(doc)`` yields; on failure one (doc id, ERROR_MARK) so the stage reports it."""
-
-    def __init__(self, fn: Callable[[Document], Iterable[Any]]) -> None:
-        self.fn = fn
-
-    def process(self, doc: Document):
-        try:
-            yield from list(self.fn(doc))
-        except Exception as e:  # noqa: BLE001 - reported by the stage's join as this document's error
-            yield beam.pvalue.TaggedOutput(ERROR_MARK, (doc.id, f"{type(e).__name__}: {e}"))
+    return out[FACTS], out[VERDICTS]
 
 
 def _frequent_refs(refs, limit: int, label: str):
-    """(key, doc id) pairs, one per document and key -> (doc id, key) for keys on more than ``limit`` docs."""
+    """(key, doc id) pairs, one per document and key -> (doc id, key) for keys on more than ``limit`` docs.
+
+    A group is read twice, to count it and then to emit it, and never held: Beam's grouped values
+    can be iterated again (on Dataflow they page in from the shuffle).
+    """
 
     def emit(element):
-        key, grouped = element
-        (count,) = grouped["n"]
-        if count > limit:
-            for doc_id in grouped["refs"]:
+        key, doc_ids = element
+        if sum(1 for _ in doc_ids) > limit:
+            for doc_id in doc_ids:
                 yield doc_id, key
 
-    counts = refs | f"{label}Count" >> beam.combiners.Count.PerKey()
-    joined = {"refs": refs, "n": counts} | f"{label}Join" >> beam.CoGroupByKey()
-    return joined | f"{label}Frequent" >> beam.FlatMap(emit)
+    return refs | f"{label}Group" >> beam.GroupByKey() | f"{label}Frequent" >> beam.FlatMap(emit)
 
 
 def _near_links(items, band_keys: Callable, rank: Callable, is_near: Callable, max_bucket: int, label: str):
@@ -125,200 +117,232 @@ def _near_links(items, band_keys: Callable, rank: Callable, is_near: Callable, m
 
     An item's first field is its id (ImageItem.sha1, DocItem.id).
     Items sharing a band key are candidates. Each is compared with the ``max_bucket``
-    best-ranked items of its bucket (all of them unless the bucket is hot), so memory per key is
-    bounded; the best neighbour over all its buckets wins. Items with no link represent a cluster.
+    best-ranked items of its bucket (all of them unless the bucket is hot), read in a first pass
+    over the bucket, so memory per key is bounded; the best neighbour over all its buckets wins.
+    Items with no link represent a cluster.
     """
 
     def in_bucket(element):
-        _, grouped = element
-        (top,) = grouped["top"]
-        top = sorted(top, key=rank)
-        for item in grouped["all"]:
+        _, bucket = element
+        top = heapq.nsmallest(max_bucket, bucket, key=rank)
+        for item in bucket:
             other = dl.best_neighbour(item, top, rank, is_near)
             if other is not None:
                 yield item[0], other
 
-    entries = items | f"{label}Bands" >> beam.FlatMap(lambda kv: [(b, kv[1]) for b in band_keys(kv[1])])
-    top = entries | f"{label}Top" >> beam.combiners.Top.PerKey(max_bucket, key=rank, reverse=True)
     return (
-        {"all": entries, "top": top}
-        | f"{label}Buckets" >> beam.CoGroupByKey()
+        items
+        | f"{label}Bands" >> beam.FlatMap(lambda kv: [(b, kv[1]) for b in band_keys(kv[1])])
+        | f"{label}Buckets" >> beam.GroupByKey()
         | f"{label}Compare" >> beam.FlatMap(in_bucket)
         | f"{label}Best" >> beam.CombinePerKey(functools.partial(min, key=rank))
     )
 
 
-class Joined(NamedTuple):
-    """A document id with everything grouped under it; ``id`` names it in dead-letter records."""
-
-    id: str
-    grouped: dict
-
-
-def _join_stage(fn: Callable[[Document, dict], StageResult]) -> Callable[[Joined], StageResult]:
-    """A Stage function over a Joined ({"doc": [doc], ERROR_MARK: [...], verdicts...})."""
-
-    def run(joined: Joined) -> StageResult:
-        docs = list(joined.grouped["doc"])
-        if len(docs) != 1:
-            raise ValueError(f"{len(docs)} documents share id {joined.id}; DedupeDocuments must run first")
-        errors = list(joined.grouped[ERROR_MARK])
-        if errors:
-            raise ValueError(errors[0])
-        return fn(docs[0], joined.grouped)
-
-    return run
+def _unlinked(element):
+    doc_id, grouped = element
+    if not list(grouped["link"]):
+        for facts in grouped["facts"]:
+            yield doc_id, facts
 
 
-def _markers(docs, fn, label: str):
-    out = docs | label >> beam.ParDo(_Markers(fn)).with_outputs(ERROR_MARK, main="main")
-    return out.main, out[ERROR_MARK]
+@beam.ptransform_fn
+def near_dup_verdicts(facts, config: DedupeConfig):
+    """(id, DocFacts) -> (the facts of documents that represent their cluster; near_duplicate verdicts)."""
+    links = _near_links(
+        facts | "Items" >> beam.MapTuple(lambda doc_id, f: (doc_id, f.item)),
+        functools.partial(dl.doc_band_keys, config=config),
+        lambda item: item.rank,
+        lambda a, b: dl.docs_near(a, b, config.jaccard_threshold),
+        config.max_bucket,
+        "Doc",
+    )
+    verdicts = links | "NearVerdicts" >> beam.MapTuple(lambda doc_id, rep: (doc_id, ("near_duplicate", rep.id)))
+    kept = {"facts": facts, "link": links} | "WithLinks" >> beam.CoGroupByKey() | "Unlinked" >> beam.FlatMap(_unlinked)
+    return kept, verdicts
 
 
-def _sha1_occurrences(doc: Document):
-    return [(sha1, doc.id) for sha1 in sorted({n.sha1 for n in doc.images if n.sha1})]
+@beam.ptransform_fn
+def paragraph_verdicts(facts, config: DedupeConfig):
+    """(id, DocFacts) -> ("repeated", paragraph hash) verdicts for paragraphs on too many pages of a domain."""
+    refs = facts | "ParagraphRefs" >> beam.FlatMapTuple(lambda doc_id, f: [(k, doc_id) for k in f.paragraphs])
+    repeated = _frequent_refs(refs, config.max_docs_per_paragraph, "Paragraph")
+    return repeated | "ParagraphVerdicts" >> beam.MapTuple(lambda doc_id, key: (doc_id, ("repeated", key[1])))
 
 
-def _image_items(doc: Document, match_mirrored: bool):
-    seen = set()
-    for node in doc.images:
-        if node.sha1 in seen:  # a repeat: its (mirror) hash is already out
-            continue
-        seen.add(node.sha1)
-        item = dl.image_item(node, match_mirrored)
-        if item is not None:
-            yield item.sha1, item
+@beam.ptransform_fn
+def image_verdicts(doc_images, config: DedupeConfig):
+    """(id, [ImageFact] in node order), one per document -> "frequent" and "near_image" verdicts."""
+    refs = doc_images | "ImageRefs" >> beam.FlatMapTuple(
+        lambda doc_id, facts: [(k, doc_id) for k in sorted(dl.image_keys(facts))]
+    )
+    frequent = _frequent_refs(refs, config.max_docs_per_image, "Image")
+    items = doc_images | "ImageItems" >> beam.FlatMapTuple(lambda _, facts: dl.distinct_items(facts).items())
+    d = config.image_distance
+    links = _near_links(
+        items | "Distinct" >> beam.CombinePerKey(min),
+        functools.partial(dl.image_band_keys, distance=d),
+        dl.image_rank,
+        lambda a, b: dl.image_distance(a, b) <= d,
+        config.max_bucket,
+        "Image",
+    )
+    occurrences = doc_images | "Occurrences" >> beam.FlatMapTuple(
+        lambda doc_id, facts: [(sha1, doc_id) for sha1 in sorted(dl.distinct_items(facts))]
+    )
+    near = (
+        {"occ": occurrences, "rep": links}
+        | "NearJoin" >> beam.CoGroupByKey()
+        | "NearToDocs" >> beam.FlatMap(
+            lambda kv: [(doc_id, ("near_image", (kv[0], rep.sha1))) for rep in kv[1]["rep"] for doc_id in kv[1]["occ"]]
+        )
+    )
+    return (
+        (frequent | "FrequentVerdicts" >> beam.MapTuple(lambda doc_id, key: (doc_id, ("frequent", key))), near)
+        | "ImageVerdicts" >> beam.Flatten()
+    )
 
 
-class _DedupeStage(beam.PTransform):
-    """Shared shape: a config, a stage name, and the final join of verdicts to their documents."""
+class _OutcomeFactsDoFn(beam.DoFn):
+    """(doc id, {"alive": [...], "images": [NodeOutcome]}) -> (id, [ImageFact]) of a document still
+    alive, from the images it will hold once attached; an error verdict when they cannot be made."""
+
+    def __init__(self, config: DedupeConfig) -> None:
+        self.config = config
+
+    def process(self, element):
+        doc_id, grouped = element
+        if not list(grouped["alive"]):
+            return
+        try:
+            nodes = [attached_node(n.url, "", n.outcome.image) for n in sorted(grouped["images"], key=operator.attrgetter("index")) if n.outcome.image]
+            yield doc_id, [dl.image_fact(node, self.config.match_mirrored) for node in nodes]
+        except Exception as e:  # noqa: BLE001 - reported by the join as this document's error
+            yield beam.pvalue.TaggedOutput(VERDICTS, error_verdict(doc_id, DEDUPE_IMAGES, e))
+
+
+@beam.ptransform_fn
+def outcome_image_facts(inputs, config: DedupeConfig):
+    """{"alive": (id, DocFacts), "images": (id, NodeOutcome)} -> ((id, [ImageFact]), error verdicts)."""
+    out = (
+        {"alive": inputs["alive"] | "Ids" >> beam.MapTuple(lambda doc_id, _: (doc_id, True)), "images": inputs["images"]}
+        | "ByDoc" >> beam.CoGroupByKey()
+        | "Facts" >> beam.ParDo(_OutcomeFactsDoFn(config)).with_outputs(VERDICTS, main=FACTS)
+    )
+    return out[FACTS], out[VERDICTS]
+
+
+# ---------------------------------------------------------------- applying verdicts to one document
+
+
+def apply_near_dup(doc: Document, context: Context, config: DedupeConfig) -> StageResult:
+    (rep, *_) = context.values("near_duplicate") or [None]
+    return dl.apply_document_verdicts(doc, rep, set(), config, NEAR_DUP_DOCUMENTS)
+
+
+def apply_repeated(doc: Document, context: Context, config: DedupeConfig) -> StageResult:
+    return dl.apply_document_verdicts(doc, None, set(context.values("repeated")), config, REPEATED_PARAGRAPHS)
+
+
+def apply_image_dedupe(doc: Document, context: Context, config: DedupeConfig) -> StageResult:
+    frequent = set(context.values("frequent"))
+    return dl.apply_image_verdicts(doc, frequent, dict(context.values("near_image")), config, DEDUPE_IMAGES)
+
+
+def chain_stage(name: str, config: DedupeConfig) -> ChainStage:
+    fn = {NEAR_DUP_DOCUMENTS: apply_near_dup, REPEATED_PARAGRAPHS: apply_repeated, DEDUPE_IMAGES: apply_image_dedupe}
+    return ChainStage(name, functools.partial(fn[name], config=config))
+
+
+# ---------------------------------------------------------------- one stage alone, over documents
+
+
+class _ImageFactsDoFn(beam.DoFn):
+    """doc -> (id, [ImageFact]) of its image nodes; an error verdict when a node's hashes are bad."""
+
+    def __init__(self, config: DedupeConfig) -> None:
+        self.config = config
+
+    def process(self, doc: Document):
+        try:
+            yield doc.id, [dl.image_fact(n, self.config.match_mirrored) for n in doc.images]
+        except Exception as e:  # noqa: BLE001 - reported by the join as this document's error
+            yield beam.pvalue.TaggedOutput(VERDICTS, error_verdict(doc.id, DEDUPE_IMAGES, e))
+
+
+class _OneStage(beam.PTransform):
+    """docs -> (kept, dropped, errors) of one dedupe stage; subclasses build the verdicts in ``expand``."""
 
     STAGE = ""
 
-    def __init__(self, config: DedupeConfig | None = None, stage: str | None = None) -> None:
+    def __init__(self, config: DedupeConfig | None = None) -> None:
         super().__init__()
         self.config = config or DedupeConfig()
-        self.stage = stage or self.STAGE
+        self.stage = self.STAGE
 
-    def _apply(self, docs, verdicts: dict, errors, fn: Callable[[Document, dict], StageResult]):
-        """CoGroupByKey documents with their verdicts by id, then ``fn(doc, grouped)`` as a Stage."""
-        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
-        return (
-            {"doc": keyed, ERROR_MARK: errors, **verdicts}
-            | "ByDoc" >> beam.CoGroupByKey()
-            | "Joined" >> beam.MapTuple(Joined)
-            | "Apply" >> Stage(self.stage, _join_stage(fn))
-        )
+    def apply(self, docs, verdicts, stages: list[ChainStage], select: str | None = None):
+        return {"doc": docs | "ById" >> beam.Map(lambda d: (d.id, d)), "verdicts": verdicts} | ApplyStages(stages, select)
 
 
-class DedupeDocuments(_DedupeStage):
+class DedupeDocuments(_OneStage):
     """Exact duplicates: one document per canonical URL (the most recent fetch), then one per content hash."""
 
-    STAGE = "dedupe_documents"
+    STAGE = DEDUPE_DOCUMENTS
 
     def expand(self, docs):
-        stage = self.stage
-        prepared = docs | "Prepare" >> beam.ParDo(_Prepare(stage)).with_outputs(ERRORS, main="keyed")
-        by_url, url_dropped = _keep_best_per_key(prepared.keyed, stage, "duplicate_url", "Url")
-        by_content = by_url | "ByContent" >> beam.Map(lambda entry: (entry[1], entry))
-        kept, content_dropped = _keep_best_per_key(by_content, stage, "duplicate_content", "Content")
-        kept_docs = kept | "Docs" >> beam.Map(_count_kept, Counters(stage))
-        dropped = (url_dropped, content_dropped) | "Dropped" >> beam.Flatten()
-        return kept_docs, dropped, prepared[ERRORS]
+        facts, errors = docs | "Facts" >> doc_facts(self.config)
+        _, verdicts = facts | "BestFetch" >> url_survivors() | "Content" >> content_verdicts()
+        return self.apply(docs, (errors, verdicts) | "Verdicts" >> beam.Flatten(), [], select=self.stage)
 
 
-class DedupeImages(_DedupeStage):
-    """Images repeated within a document, on too many documents, or near-duplicates by pHash."""
-
-    STAGE = "dedupe_images"
-
-    def expand(self, docs):
-        config, stage = self.config, self.stage
-        refs, ref_errors = _markers(docs, lambda d: [(k, d.id) for k in sorted(dl.image_keys(d))], "Refs")
-        frequent = _frequent_refs(refs, config.max_docs_per_image, "Image")
-
-        image_items = functools.partial(_image_items, match_mirrored=config.match_mirrored)
-        items, item_errors = _markers(docs, image_items, "Items")
-        distinct = items | "Distinct" >> beam.CombinePerKey(min)
-        d = config.image_distance
-        links = _near_links(
-            distinct,
-            functools.partial(dl.image_band_keys, distance=d),
-            dl.image_rank,
-            lambda a, b: dl.image_distance(a, b) <= d,
-            config.max_bucket,
-            "Image",
-        )
-        occurrences = docs | "Occurrences" >> beam.FlatMap(_sha1_occurrences)
-        near = (
-            {"occ": occurrences, "rep": links}
-            | "NearJoin" >> beam.CoGroupByKey()
-            | "NearToDocs" >> beam.FlatMap(
-                lambda kv: [(doc_id, (kv[0], rep.sha1)) for rep in kv[1]["rep"] for doc_id in kv[1]["occ"]]
-            )
-        )
-        errors = (ref_errors, item_errors) | "MarkErrors" >> beam.Flatten()
-
-        def apply(doc: Document, grouped: dict) -> StageResult:
-            return dl.apply_image_verdicts(doc, set(grouped["frequent"]), dict(grouped["near"]), config, stage)
-
-        return self._apply(docs, {"frequent": frequent, "near": near}, errors, apply)
-
-
-class NearDupDocuments(_DedupeStage):
+class NearDupDocuments(_OneStage):
     """MinHash LSH over word shingles: of documents within the Jaccard threshold, the best-ranked stays."""
 
-    STAGE = "near_dup_documents"
+    STAGE = NEAR_DUP_DOCUMENTS
 
     def expand(self, docs):
-        config, stage = self.config, self.stage
-        items, errors = _markers(docs, lambda d: [(d.id, dl.doc_item(d, config))], "Signatures")
-        links = _near_links(
-            items,
-            functools.partial(dl.doc_band_keys, config=config),
-            lambda item: item.rank,
-            lambda a, b: dl.docs_near(a, b, config.jaccard_threshold),
-            config.max_bucket,
-            "Doc",
-        )
-        dups = links | "RepIds" >> beam.MapTuple(lambda doc_id, rep: (doc_id, rep.id))
-
-        def apply(doc: Document, grouped: dict) -> StageResult:
-            (rep, *_) = list(grouped["dup"]) or [None]
-            return dl.apply_document_verdicts(doc, rep, set(), config, stage)
-
-        return self._apply(docs, {"dup": dups}, errors, apply)
+        facts, errors = docs | "Facts" >> doc_facts(self.config, self.stage)
+        _, verdicts = facts | "NearDup" >> near_dup_verdicts(self.config)
+        return self.apply(docs, (errors, verdicts) | "Verdicts" >> beam.Flatten(), [chain_stage(self.stage, self.config)])
 
 
-class RepeatedParagraphs(_DedupeStage):
+class RepeatedParagraphs(_OneStage):
     """Paragraphs found on more than ``max_docs_per_paragraph`` documents of one domain are removed."""
 
-    STAGE = "repeated_paragraphs"
+    STAGE = REPEATED_PARAGRAPHS
 
     def expand(self, docs):
-        config, stage = self.config, self.stage
-        refs, errors = _markers(docs, lambda d: [(k, d.id) for k in sorted(dl.paragraph_keys(d, config))], "Refs")
-        repeated = _frequent_refs(refs, config.max_docs_per_paragraph, "Paragraph")
-        hashes = repeated | "Hashes" >> beam.MapTuple(lambda doc_id, key: (doc_id, key[1]))
+        facts, errors = docs | "Facts" >> doc_facts(self.config, self.stage)
+        verdicts = facts | "Paragraphs" >> paragraph_verdicts(self.config)
+        return self.apply(docs, (errors, verdicts) | "Verdicts" >> beam.Flatten(), [chain_stage(self.stage, self.config)])
 
-        def apply(doc: Document, grouped: dict) -> StageResult:
-            return dl.apply_document_verdicts(doc, None, set(grouped["repeated"]), config, stage)
 
-        return self._apply(docs, {"repeated": hashes}, errors, apply)
+class DedupeImages(_OneStage):
+    """Images repeated within a document, on too many documents, or near-duplicates by pHash."""
+
+    STAGE = DEDUPE_IMAGES
+
+    def expand(self, docs):
+        out = docs | "ImageFacts" >> beam.ParDo(_ImageFactsDoFn(self.config)).with_outputs(VERDICTS, main=FACTS)
+        verdicts = out[FACTS] | "Images" >> image_verdicts(self.config)
+        return self.apply(docs, (out[VERDICTS], verdicts) | "Verdicts" >> beam.Flatten(), [chain_stage(self.stage, self.config)])
+
+
+def decontaminate_fn(hashes: dl.EvalHashes, config: DedupeConfig, stage: str = "decontaminate") -> Callable:
+    """Drops images within ``config.decontam_distance`` of an evaluation image's pHash (or its mirror's).
+
+    Evaluation sets are small: the table travels inside the stage function to every worker.
+    """
+    return functools.partial(dl.decontaminate, hashes=hashes, distance=config.decontam_distance, stage=stage)
 
 
 class Decontaminate(beam.PTransform):
-    """Drops images within ``config.decontam_distance`` of an evaluation image's pHash (or its mirror's)."""
+    """``decontaminate_fn`` as a stage of its own."""
 
     def __init__(self, hashes: dl.EvalHashes, config: DedupeConfig | None = None, stage: str = "decontaminate") -> None:
         super().__init__()
-        self.hashes = hashes
-        self.config = config or DedupeConfig()
+        self.fn = decontaminate_fn(hashes, config or DedupeConfig(), stage)
         self.stage = stage
 
     def expand(self, docs):
-        # Evaluation sets are small: the table travels inside the stage function to every worker.
-        fn = functools.partial(
-            dl.decontaminate, hashes=self.hashes, distance=self.config.decontam_distance, stage=self.stage
-        )
-        return docs | "Apply" >> Stage(self.stage, fn)
+        return docs | "Apply" >> Stage(self.stage, self.fn)

@@ -98,17 +98,33 @@ def content_hash(doc: Document) -> str:
     return h.hexdigest()
 
 
+def duplicate_detail(rank: tuple) -> str:
+    """Drop detail naming the fetch that was kept, from its ``doc_rank``."""
+    return f"kept {rank[2]} fetched {iso_time(-rank[0])}"
+
+
+def dedupe_fetches(docs: Iterable[Document], duplicate_of: str | None, stage: str) -> list[StageResult]:
+    """The fetches of one URL (one document id): the best-ranked stays, unless ``duplicate_of``
+    says its content is another document's (the detail of that drop); the others are dropped.
+
+    Ranks are computed only when there is more than one fetch: most ids have one, and a rank
+    serialises the whole document.
+    """
+    docs = list(docs)
+    if len(docs) > 1:
+        docs.sort(key=doc_rank)
+    results = [StageResult.dropped(doc, stage, "duplicate_url", duplicate_detail(doc_rank(docs[0]))) for doc in docs[1:]]
+    if docs:
+        best = docs[0]
+        results.append(
+            StageResult.dropped(best, stage, "duplicate_content", duplicate_of) if duplicate_of else StageResult.kept(best)
+        )
+    return results
+
+
 # ---------------------------------------------------------------- images
 
 
-def image_keys(doc: Document) -> set[tuple[str, str]]:
-    """Distinct ("url", canonical URL) and ("sha1", content hash) keys of a document's images."""
-    keys: set[tuple[str, str]] = set()
-    for node in doc.images:
-        keys.add(("url", canonical_url(node.url)))
-        if node.sha1:
-            keys.add(("sha1", node.sha1))
-    return keys
 
 
 def phash_int(hex_hash: str) -> int:
@@ -132,6 +148,33 @@ def image_item(node: ImageNode, match_mirrored: bool) -> ImageItem | None:
         return None
     mirror = phash_int(node.phash_mirror) if match_mirrored and node.phash_mirror else 0
     return ImageItem(node.sha1, phash_int(node.phash), mirror, (node.width or 0) * (node.height or 0))
+
+
+class ImageFact(NamedTuple):
+    """What image dedupe needs of one image node of a document."""
+
+    url: str  # canonical
+    sha1: str
+    item: ImageItem | None
+
+
+def image_fact(node: ImageNode, match_mirrored: bool) -> ImageFact:
+    return ImageFact(canonical_url(node.url), node.sha1, image_item(node, match_mirrored))
+
+
+def image_keys(facts: Iterable[ImageFact]) -> set[tuple[str, str]]:
+    """Distinct ("url", canonical URL) and ("sha1", content hash) keys of a document's images."""
+    keys: set[tuple[str, str]] = set()
+    for fact in facts:
+        keys.add(("url", fact.url))
+        if fact.sha1:
+            keys.add(("sha1", fact.sha1))
+    return keys
+
+
+def distinct_items(facts: Iterable[ImageFact]) -> dict[str, ImageItem]:
+    """sha1 -> near-duplicate search item of a document's images, each content once."""
+    return {f.sha1: f.item for f in facts if f.item is not None}
 
 
 def image_rank(item: ImageItem) -> tuple:
@@ -302,6 +345,35 @@ def paragraph_keys(doc: Document, config: DedupeConfig) -> set[tuple[str, str]]:
     """Distinct (domain, paragraph hash) of a document's paragraphs long enough to count."""
     host = url_host(doc.url)
     return {(host, paragraph_hash(n.text)) for n in doc.texts if len(n.text.strip()) >= config.min_paragraph_chars}
+
+
+class DocFacts(NamedTuple):
+    """What the document dedupe stages need of a document, computed once after extraction.
+
+    Facts are small, so the dedupe stages shuffle them instead of documents: a document moves
+    once, to the join that applies every stage's verdicts to it.
+    """
+
+    id: str
+    url: str
+    rank: tuple  # doc_rank
+    content: str  # content_hash
+    item: DocItem  # MinHash signature
+    paragraphs: tuple[tuple[str, str], ...]  # paragraph_keys, sorted
+    images: tuple[tuple[str, int], ...]  # (image URL, node index)
+
+
+def doc_facts(doc: Document, config: DedupeConfig) -> DocFacts:
+    images = tuple((n.url, i) for i, n in enumerate(doc.nodes) if isinstance(n, ImageNode))
+    return DocFacts(
+        doc.id,
+        doc.url,
+        doc_rank(doc),
+        content_hash(doc),
+        doc_item(doc, config),
+        tuple(sorted(paragraph_keys(doc, config))),
+        images,
+    )
 
 
 def apply_document_verdicts(

@@ -8,7 +8,7 @@ removes its node with a reason, never the document.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from interleaf.schemas import Document, Dropped, ImageNode, StageResult
 
@@ -26,9 +26,32 @@ class ImageOutcome:
     detail: str = ""
 
 
-def image_refs(doc: Document) -> list[tuple[str, tuple[str, int]]]:
-    """(image url, (document id, node index)) for each image node."""
-    return [(n.url, (doc.id, i)) for i, n in enumerate(doc.nodes) if isinstance(n, ImageNode)]
+class NodeOutcome(NamedTuple):
+    """The outcome of one image node's URL."""
+
+    index: int  # of the node in its document
+    url: str
+    outcome: ImageOutcome
+
+
+def image_refs(doc: Document) -> list[tuple[str, int]]:
+    """(image url, node index) for each image node."""
+    return [(n.url, i) for i, n in enumerate(doc.nodes) if isinstance(n, ImageNode)]
+
+
+def attached_node(url: str, alt: str, img: NormalizedImage, member: str = "") -> ImageNode:
+    """The image node of a normalised image."""
+    return ImageNode(
+        url=url,
+        alt=alt,
+        sha1=img.sha1,
+        phash=img.phash,
+        phash_mirror=img.phash_mirror,
+        width=img.width,
+        height=img.height,
+        member=member,
+        data=img.data,
+    )
 
 
 def pick_body(bodies: Iterable[bytes]) -> bytes | None:
@@ -61,18 +84,6 @@ def attach_images(doc: Document, outcomes: dict[int, ImageOutcome]) -> StageResu
             continue
         img = outcome.image
         member = f"{sum(isinstance(n, ImageNode) for n in nodes):03d}.{img.format}"
-        nodes.append(
-            ImageNode(
-                url=node.url,
-                alt=node.alt,
-                sha1=img.sha1,
-                phash=img.phash,
-                phash_mirror=img.phash_mirror,
-                width=img.width,
-                height=img.height,
-                member=member,
-                data=img.data,
-            )
-        )
+        nodes.append(attached_node(node.url, node.alt, img, member))
     doc.nodes = nodes
     return StageResult.kept(doc, drops)

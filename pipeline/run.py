@@ -5,6 +5,9 @@
           ─► filter ─► shards + manifest
     every stage ─► dropped / errors
 
+The stages from dedupe_documents to filter decide on small facts and meet the documents once
+(pipeline/document_stages.py).
+
 ``build_pipeline`` wires the graph of one part; ``run`` splits the inputs into parts (see
 pipeline/parts.py), runs the parts not yet complete, and writes the run's manifest.
 """
@@ -20,11 +23,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from interleaf.filters.document import filter_document
-
 from .config import RunConfig
-from .decontaminate import load_eval_hashes
-from .dedupe import Decontaminate, DedupeDocuments, DedupeImages, NearDupDocuments, RepeatedParagraphs
+from .document_stages import DocumentStages
 from .documents import page_to_document
 from .manifest import (
     build_manifest,
@@ -39,7 +39,7 @@ from .inputs import InputFile, expand_inputs
 from .read import ReadInputs
 from .shards import ShardInfo
 from .stage import Stage
-from .transforms import AttachImages, WriteJsonl, WriteShards, keep_sample
+from .transforms import WriteJsonl, WriteShards, keep_sample
 
 # Funnel order of the stages in the manifest.
 STAGES = (
@@ -67,23 +67,9 @@ class RunResult:
 
 def build_pipeline(p: beam.Pipeline, files: list[InputFile], out_dir: str, part: int, config: RunConfig) -> None:
     pages, stored_images, *read_out = p | "Files" >> beam.Create(files) | "Read" >> ReadInputs(config.html_base_url)
-    dedupe = config.dedupe
     docs, *extract_out = pages | "Extract" >> Stage("extract", functools.partial(page_to_document, config=config.extract))
-    docs, *url_out = docs | "DedupeDocuments" >> DedupeDocuments(dedupe)
-    download = config.download if config.download_images else None
-    docs, *image_out = (docs, stored_images) | "Images" >> AttachImages(config.images, download)
-    # Near-duplicate pages go before the repeat counts, so copies do not inflate them.
-    docs, *near_out = docs | "NearDupDocuments" >> NearDupDocuments(dedupe)
-    docs, *paragraph_out = docs | "RepeatedParagraphs" >> RepeatedParagraphs(dedupe)
-    docs, *image_dedupe_out = docs | "DedupeImages" >> DedupeImages(dedupe)
-    outs = [read_out, extract_out, url_out, image_out, near_out, paragraph_out, image_dedupe_out]
-    if config.decontaminate_hashes:
-        hashes = load_eval_hashes(config.decontaminate_hashes, mirrored=dedupe.match_mirrored)
-        docs, *decontam_out = docs | "Decontaminate" >> Decontaminate(hashes, dedupe)
-        outs.append(decontam_out)
-    # Filters last: the images-per-document bounds count what the image stages left.
-    docs, *filter_out = docs | "Filter" >> Stage("filter", functools.partial(filter_document, config=config.filters))
-    outs.append(filter_out)
+    docs, *stages_out = (docs, stored_images) | "Documents" >> DocumentStages(config)
+    outs = [read_out, extract_out, stages_out]
 
     shard_infos = docs | "Shards" >> WriteShards(out_dir, part, config.shards)
     # Shard infos go through a file: the manifest is assembled by the driver after the run.

@@ -68,6 +68,28 @@ class Counters:
                 self.inc(f"nodes_dropped.{d.level}.{d.reason}")
 
 
+def apply_stage(name: str, counters: Counters, fn: Callable[..., StageResult], record: Any, *args: Any):
+    """Run one stage on one record, counting it: yields the Dropped and ErrorRecord outputs and
+    returns the kept document, or None. Use as ``doc = yield from apply_stage(...)``."""
+    counters.inc("in")
+    try:
+        result = fn(record, *args)
+    except Exception as e:  # noqa: BLE001 - any failure of a record goes to the dead letter
+        counters.inc("errors")
+        yield beam.pvalue.TaggedOutput(
+            ERRORS, ErrorRecord(name, record_key(record), f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
+        )
+        return None
+    counters.count_drops(result.drops)
+    for d in result.drops:
+        yield beam.pvalue.TaggedOutput(DROPPED, d)
+    if result.doc is not None:
+        counters.inc("kept")
+    elif not any(d.level == "document" for d in result.drops):
+        raise AssertionError(f"stage {name} dropped a record without a document-level reason")
+    return result.doc
+
+
 class StageDoFn(beam.DoFn):
     def __init__(self, name: str, fn: Callable[[Any], StageResult]) -> None:
         self.name = name
@@ -78,25 +100,9 @@ class StageDoFn(beam.DoFn):
         self.counters = Counters(self.name)
 
     def process(self, record: Any):
-        counters = self.counters
-        counters.inc("in")
-        try:
-            result = self.fn(record)
-        except Exception as e:  # noqa: BLE001 - any failure of a record goes to the dead letter
-            counters.inc("errors")
-            yield beam.pvalue.TaggedOutput(
-                ERRORS,
-                ErrorRecord(self.name, record_key(record), f"{type(e).__name__}: {e}", traceback.format_exc(limit=5)),
-            )
-            return
-        counters.count_drops(result.drops)
-        if result.doc is not None:
-            counters.inc("kept")
-            yield result.doc
-        elif not any(d.level == "document" for d in result.drops):
-            raise AssertionError(f"stage {self.name} dropped a record without a document-level reason")
-        for d in result.drops:
-            yield beam.pvalue.TaggedOutput(DROPPED, d)
+        doc = yield from apply_stage(self.name, self.counters, self.fn, record)
+        if doc is not None:
+            yield doc
 
 
 class Stage(beam.PTransform):

@@ -7,20 +7,20 @@ import posixpath
 
 import apache_beam as beam
 
-from interleaf.schemas import Dropped, StageResult
+from interleaf.schemas import Dropped
 
-from .image_join import ImageOutcome, attach_images, image_refs, normalize_outcome, pick_body
+from .image_join import ImageOutcome, NodeOutcome, normalize_outcome, pick_body
 from .download import DownloadConfig, DownloadImagesDoFn
 from .images import ImageConfig
 from .shards import ShardConfig, sample_size, shard_count, shard_of, write_shard
-from .stage import Counters, Stage
+from .stage import Counters
 
 
 FETCH = "fetch"
 
 
 class ResolveImageUrls(beam.DoFn):
-    """One image URL with its referencing nodes and stored bodies -> (doc id, (node index, outcome)).
+    """One image URL with its referencing nodes and stored bodies -> (doc id, NodeOutcome).
 
     Each distinct URL is normalised once. A URL with no stored copy goes to the ``fetch`` output
     as (url, refs) when downloads are on. Counters (stage "image_records") account for the image
@@ -49,43 +49,35 @@ class ResolveImageUrls(beam.DoFn):
         if not refs:
             return
         if bodies:
-            yield from _per_ref(refs, normalize_outcome(pick_body(bodies), self.config))
+            yield from _per_ref(url, refs, normalize_outcome(pick_body(bodies), self.config))
         elif self.download:
             yield beam.pvalue.TaggedOutput(FETCH, (url, refs))
         else:
-            yield from _per_ref(refs, ImageOutcome(None, "not_in_input", "no stored copy and downloads are off"))
+            yield from _per_ref(url, refs, ImageOutcome(None, "not_in_input", "no stored copy and downloads are off"))
 
 
-def _per_ref(refs, outcome: ImageOutcome):
+def _per_ref(url: str, refs, outcome: ImageOutcome):
     for doc_id, index in refs:
-        yield doc_id, (index, outcome)
+        yield doc_id, NodeOutcome(index, url, outcome)
 
 
 def _fetched_outcomes(element, config: ImageConfig):
-    """(url, {refs: [refs], fetched: [FetchResult]}) -> (doc id, (node index, outcome)) per ref."""
-    _, grouped = element
+    """(url, {refs: [refs], fetched: [FetchResult]}) -> (doc id, NodeOutcome) per ref."""
+    url, grouped = element
     (refs,) = grouped["refs"]
     (result,) = grouped["fetched"]
     if result.ok:
         outcome = normalize_outcome(result.data, config)
     else:
         outcome = ImageOutcome(None, result.reason, result.detail)
-    yield from _per_ref(refs, outcome)
+    yield from _per_ref(url, refs, outcome)
 
 
-def _attach_grouped(element) -> StageResult:
-    doc_id, grouped = element
-    docs = list(grouped["doc"])
-    if len(docs) != 1:
-        raise ValueError(f"{len(docs)} documents share id {doc_id}; URL dedupe must run before images")
-    return attach_images(docs[0], dict(grouped["images"]))
-
-
-class AttachImages(beam.PTransform):
-    """(documents, stored images) -> documents whose image nodes carry normalised bytes.
+class ResolveImages(beam.PTransform):
+    """(image refs (url, (doc id, node index)), stored images) -> (doc id, NodeOutcome) per ref.
 
     Image bytes come from the input's own image records, else (with a DownloadConfig) from the
-    network, each distinct URL fetched once.
+    network, each distinct URL fetched and normalised once.
     """
 
     def __init__(self, config: ImageConfig, download: DownloadConfig | None = None) -> None:
@@ -94,8 +86,7 @@ class AttachImages(beam.PTransform):
         self.download = download
 
     def expand(self, pcolls):
-        docs, stored = pcolls
-        refs = docs | "Refs" >> beam.FlatMap(image_refs)
+        refs, stored = pcolls
         bodies = stored | "Bodies" >> beam.Map(lambda im: (im.url, im.body))
         resolved = (
             {"refs": refs, "bodies": bodies}
@@ -104,22 +95,16 @@ class AttachImages(beam.PTransform):
                 FETCH, main="outcomes"
             )
         )
-        outcomes = resolved.outcomes
-        if self.download is not None:
-            to_fetch = resolved[FETCH]
-            fetched = to_fetch | "Urls" >> beam.Keys() | "Download" >> beam.ParDo(DownloadImagesDoFn(self.download))
-            downloaded = (
-                {"refs": to_fetch, "fetched": fetched}
-                | "FetchedByUrl" >> beam.CoGroupByKey()
-                | "Normalise" >> beam.FlatMap(_fetched_outcomes, self.config)
-            )
-            outcomes = (outcomes, downloaded) | "AllOutcomes" >> beam.Flatten()
-        keyed = docs | "ById" >> beam.Map(lambda d: (d.id, d))
-        return (
-            {"doc": keyed, "images": outcomes}
-            | "ByDoc" >> beam.CoGroupByKey()
-            | "Attach" >> Stage("images", _attach_grouped)
+        if self.download is None:
+            return resolved.outcomes
+        to_fetch = resolved[FETCH]
+        fetched = to_fetch | "Urls" >> beam.Keys() | "Download" >> beam.ParDo(DownloadImagesDoFn(self.download))
+        downloaded = (
+            {"refs": to_fetch, "fetched": fetched}
+            | "FetchedByUrl" >> beam.CoGroupByKey()
+            | "Normalise" >> beam.FlatMap(_fetched_outcomes, self.config)
         )
+        return (resolved.outcomes, downloaded) | "AllOutcomes" >> beam.Flatten()
 
 
 class WriteShards(beam.PTransform):

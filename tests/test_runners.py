@@ -72,8 +72,10 @@ def test_dataflow_job_builds_offline(tmp_path):
     result = p.run()
     assert result.state == "DONE"
     assert isinstance(p.runner, DataflowRunner)
-    top = {t.unique_name for t in p.runner.proto_pipeline.components.transforms.values() if "/" not in t.unique_name}
-    assert {"Read", "Extract", "Images", "Filter", "DedupeImages", "NearDupDocuments", "Shards"} <= top
+    names = {t.unique_name for t in p.runner.proto_pipeline.components.transforms.values()}
+    assert {"Read", "Extract", "Documents", "Shards"} <= {n for n in names if "/" not in n}
+    stages = {"Documents/Images", "Documents/NearDup", "Documents/ImageDedupe", "Documents/Apply"}
+    assert stages <= {n for n in names if n.count("/") == 1}
 
 
 def test_dataflow_options_are_validated():
