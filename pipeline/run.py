@@ -39,7 +39,7 @@ from .inputs import InputFile, expand_inputs
 from .read import ReadInputs
 from .shards import ShardInfo
 from .stage import Stage
-from .transforms import WriteJsonl, WriteShards, keep_sample
+from .transforms import WriteRecords, WriteShards, keep_sample
 
 # Funnel order of the stages in the manifest.
 STAGES = (
@@ -72,22 +72,19 @@ def build_pipeline(p: beam.Pipeline, files: list[InputFile], out_dir: str, part:
     outs = [read_out, extract_out, stages_out]
 
     shard_infos = docs | "Shards" >> WriteShards(out_dir, part, config.shards)
-    # Shard infos go through a file: the manifest is assembled by the driver after the run.
-    (
-        shard_infos
-        | "ShardInfoJson" >> beam.Map(lambda s: json.dumps(s.to_dict(), sort_keys=True))
-        | "WriteShardInfo" >> WriteJsonl(out_dir, "_work", part, to_json=False)
+    dropped = [d for d, _ in outs] | "AllDropped" >> beam.Flatten() | "Sample" >> beam.Filter(
+        keep_sample, config.dropped_sample_rate
     )
+    errors = [e for _, e in outs] | "AllErrors" >> beam.Flatten()
     (
-        [dropped for dropped, _ in outs]
-        | "AllDropped" >> beam.Flatten()
-        | "Sample" >> beam.Filter(keep_sample, config.dropped_sample_rate)
-        | "WriteDropped" >> WriteJsonl(out_dir, "dropped", part)
-    )
-    (
-        [errors for _, errors in outs]
-        | "AllErrors" >> beam.Flatten()
-        | "WriteErrors" >> WriteJsonl(out_dir, "errors", part)
+        (
+            # Shard infos go through files: the manifest is assembled by the driver after the run.
+            shard_infos | "ShardInfoJson" >> beam.Map(lambda s: ("_work", json.dumps(s.to_dict(), sort_keys=True))),
+            dropped | "DroppedJson" >> beam.Map(lambda r: ("dropped", r.to_json())),
+            errors | "ErrorsJson" >> beam.Map(lambda r: ("errors", r.to_json())),
+        )
+        | "AllRecords" >> beam.Flatten()
+        | "WriteRecords" >> WriteRecords(out_dir, part)
     )
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import zlib
+from typing import Iterable
 
 import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
 
 from interleaf.schemas import Dropped
 
@@ -142,15 +145,42 @@ def keep_sample(record: Dropped, rate: float) -> bool:
     return int(hashlib.sha1(key).hexdigest()[:8], 16) / 0xFFFFFFFF < rate
 
 
-class WriteJsonl(beam.PTransform):
-    """Records (with to_json(), or already strings) -> OUT/<name>/<name>-PPPPP-SSSSS-of-NNNNN.jsonl."""
+RECORD_FILES = 8  # files per folder and part: enough to spread the writing, few enough to read
 
-    def __init__(self, out_dir: str, name: str, part: int, to_json: bool = True) -> None:
+
+def write_lines(path: str, lines: Iterable[str]) -> None:
+    """Write lines to ``path`` under a temporary name, then rename: a retried bundle replaces it whole."""
+    tmp = path + ".tmp"
+    with FileSystems.create(tmp) as f:
+        for line in lines:
+            f.write(line.encode("utf-8") + b"\n")
+    if FileSystems.exists(path):
+        FileSystems.delete([path])
+    FileSystems.rename([tmp], [path])
+
+
+class WriteRecords(beam.PTransform):
+    """(folder, JSON line) -> OUT/<folder>/<folder>-PPPPP-FFFFF.jsonl, lines spread by their hash.
+
+    One transform for every folder of diagnostic records (a Beam WriteToText is a dozen
+    transforms each, and every transform costs the job fixed time).
+    """
+
+    def __init__(self, out_dir: str, part: int) -> None:
         super().__init__()
-        self.prefix = posixpath.join(out_dir, name, f"{name}-{part:05d}")
-        self.to_json = to_json
+        self.out_dir = out_dir
+        self.part = part
 
     def expand(self, records):
-        if self.to_json:
-            records = records | "Json" >> beam.Map(lambda r: r.to_json())
-        return records | "Write" >> beam.io.WriteToText(self.prefix, file_name_suffix=".jsonl")
+        out_dir, part = self.out_dir, self.part
+
+        def write(key: tuple[str, int], lines: Iterable[str]) -> None:
+            folder, index = key
+            write_lines(posixpath.join(out_dir, folder, f"{folder}-{part:05d}-{index:05d}.jsonl"), lines)
+
+        return (
+            records
+            | "File" >> beam.MapTuple(lambda folder, line: ((folder, zlib.crc32(line.encode()) % RECORD_FILES), line))
+            | "Group" >> beam.GroupByKey()
+            | "Write" >> beam.MapTuple(write)
+        )
