@@ -11,9 +11,12 @@ WARCs:
 - beam: `interleaf run` on the in-process DirectRunner (one worker).
 - beam-mp: the DirectRunner in multi_processing mode with 2 workers.
 
-The Beam overhead is (beam time) / (loop time) per core: for beam-mp, twice its wall time.
+The Beam overhead is (beam time) / (loop time) per core: for beam-mp, twice its wall time. CPU
+seconds (all threads and worker processes) are printed too: on a shared machine they vary less.
+Each run of Beam pays a fixed cost (building the graph, the runner's planning of ~100
+transforms), so the one-copy corpus is timed as well and the per-page ratio beyond it printed.
 
-    python benchmarks/pipeline.py --copies 8
+    python benchmarks/pipeline.py --copies 96 --corpus /tmp/interleaf-corpus
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
+import resource
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,29 +51,43 @@ REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "sample.warc.gz"
 
 
+def _is_page(record) -> bool:
+    return record.rec_type == "response" and (record.http_headers.get_header("Content-Type") or "").startswith("text/html")
+
+
+def write_copy(i: int, out: Path) -> None:
+    """Copy i: the sample generator's corpus with seed 100 + i, under hosts news{i}/cdn{i}.example.org."""
+    generated = out.with_suffix(".generated")
+    make_sample_corpus.build(str(generated), seed=100 + i)
+    hosts = [(b"news.example.org", f"news{i}.example.org".encode()), (b"cdn.example.org", f"cdn{i}.example.org".encode())]
+    tmp = out.with_suffix(".tmp")
+    with open(generated, "rb") as src, open(tmp, "wb") as f:
+        writer = WARCWriter(f, gzip=True)
+        for record in ArchiveIterator(src):
+            url = record.rec_headers.get_header("WARC-Target-URI")
+            body = record.content_stream().read()
+            for old, new in hosts:
+                url = url.replace(old.decode(), new.decode())
+                if _is_page(record):
+                    body = body.replace(old, new)
+            writer.write_record(writer.create_warc_record(
+                url, "response", payload=io.BytesIO(body), http_headers=record.http_headers,
+                warc_headers_dict={"WARC-Date": record.rec_headers.get_header("WARC-Date")},
+            ))
+    generated.unlink()
+    tmp.rename(out)  # complete copies only: an interrupted run leaves nothing to reuse
+
+
 def scaled_corpus(copies: int, folder: Path) -> tuple[list[str], int]:
-    """Write ``copies`` distinct corpora, one WARC each; return their paths and the page count."""
+    """``copies`` distinct corpora, one WARC each, written to ``folder`` unless already there
+    (generation takes seconds a copy); return their paths and the page count."""
     paths, pages = [], 0
     for i in range(copies):
-        generated = folder / f"generated-{i}.warc.gz"
-        make_sample_corpus.build(str(generated), seed=100 + i)
         out = folder / f"copy-{i:03d}.warc.gz"
-        with open(generated, "rb") as src, open(out, "wb") as f:
-            writer = WARCWriter(f, gzip=True)
-            for record in ArchiveIterator(src):
-                hosts = (b"news.example.org", f"news{i}.example.org".encode()), (b"cdn.example.org", f"cdn{i}.example.org".encode())
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                body = record.content_stream().read()
-                for old, new in hosts:
-                    url = url.replace(old.decode(), new.decode())
-                    if (record.http_headers.get_header("Content-Type") or "").startswith("text/html"):
-                        body = body.replace(old, new)
-                pages += (record.http_headers.get_header("Content-Type") or "").startswith("text/html")
-                writer.write_record(writer.create_warc_record(
-                    url, "response", payload=io.BytesIO(body), http_headers=record.http_headers,
-                    warc_headers_dict={"WARC-Date": record.rec_headers.get_header("WARC-Date")},
-                ))
-        generated.unlink()
+        if not out.exists():
+            write_copy(i, out)
+        with open(out, "rb") as f:
+            pages += sum(_is_page(record) for record in ArchiveIterator(f))
         paths.append(str(out))
     return paths, pages
 
@@ -111,37 +129,69 @@ def plain_loop(warcs: list[str], out_dir: str, config: RunConfig) -> int:
     return len(kept)
 
 
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
+def timed(fn, repeat: int) -> tuple[float, float, object]:
+    """(best wall seconds, CPU seconds of that run including child processes, value) of ``repeat`` calls."""
+    best = None
+    for _ in range(repeat):
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu, start = time.process_time(), time.perf_counter()
+        value = fn()
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = time.process_time() - cpu + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+        if best is None or wall < best[0]:
+            best = (wall, cpu, value)
+    return best
+
+
+def runners(work: Path, warcs: list[str], config: RunConfig, repeat: int, multi: bool) -> dict[str, tuple]:
+    """name -> (cores, wall s, CPU s, documents kept) for the loop and the Beam runners."""
+
+    def loop():
+        out = work / "loop"
+        shutil.rmtree(out, ignore_errors=True)
+        os.makedirs(out / "shards")
+        os.makedirs(out / "documents")
+        return plain_loop(warcs, str(out), config)
+
+    def beam(args: list[str]):
+        out = str(work / "beam")
+        shutil.rmtree(out, ignore_errors=True)
+        return run(warcs, out, config, args).manifest["totals"]["documents"]
+
+    todo = [("loop (floor)", 1, loop), ("beam in-process", 1, lambda: beam(["--runner", "DirectRunner"]))]
+    if multi:
+        args = ["--runner", "DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+        todo.append(("beam multi_processing", 2, lambda: beam(args)))
+    return {name: (cores, *timed(fn, repeat)) for name, cores, fn in todo}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--copies", type=int, default=8, help="copies of the sample corpus (37 pages each)")
+    parser.add_argument("--copies", type=int, default=24, help="copies of the sample corpus (38 pages each)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each timing; the fastest counts")
+    parser.add_argument("--corpus", help="folder to keep the generated copies in and reuse (default: a temporary one)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="interleaf-bench-"))
     try:
-        warcs, pages = scaled_corpus(args.copies, work)
+        corpus = Path(args.corpus) if args.corpus else work / "corpus"
+        corpus.mkdir(parents=True, exist_ok=True)
+        warcs, pages = scaled_corpus(args.copies, corpus)
         config = RunConfig()
-        rows = []
-        os.makedirs(work / "loop" / "shards")
-        os.makedirs(work / "loop" / "documents")
-        t_loop, kept = timed(lambda: plain_loop(warcs, str(work / "loop"), config))
-        rows.append(("loop (floor)", 1, t_loop, kept))
-        for name, cores, beam_args in [
-            ("beam in-process", 1, ["--runner", "DirectRunner"]),
-            ("beam multi_processing", 2, ["--runner", "DirectRunner", "--direct_running_mode=multi_processing",
-                                          "--direct_num_workers=2"]),
-        ]:
-            t, result = timed(lambda: run(warcs, str(work / name.replace(" ", "_")), config, beam_args))
-            rows.append((name, cores, t, result.manifest["totals"]["documents"]))
+        rows = runners(work, warcs, config, args.repeat, multi=True)
+        one = runners(work, warcs[:1], config, args.repeat, multi=False)
+        _, t_loop, cpu_loop, _ = rows["loop (floor)"]
         print(f"pages: {pages} ({args.copies} copies of the sample corpus); machine cores: {os.cpu_count()}")
-        print(f"{'runner':<24}{'cores':>6}{'wall s':>9}{'pages/s':>9}{'pages/s/core':>14}{'docs kept':>11}{'x loop/core':>13}")
-        for name, cores, t, kept in rows:
-            per_core = pages / t / cores
-            print(f"{name:<24}{cores:>6}{t:>9.2f}{pages / t:>9.1f}{per_core:>14.1f}{kept:>11}{t * cores / t_loop:>13.2f}")
+        print(f"{'runner':<24}{'cores':>6}{'wall s':>9}{'CPU s':>8}{'pages/s/core':>14}{'docs kept':>11}"
+              f"{'x loop/core':>13}{'x loop CPU':>12}")
+        for name, (cores, t, cpu, kept) in rows.items():
+            print(f"{name:<24}{cores:>6}{t:>9.2f}{cpu:>8.2f}{pages / t / cores:>14.1f}{kept:>11}"
+                  f"{t * cores / t_loop:>13.2f}{cpu / cpu_loop:>12.2f}")
+        # Per page, without the cost every run pays once: the difference to a one-copy run.
+        (_, l1, _, _), (_, b1, _, _) = one["loop (floor)"], one["beam in-process"]
+        _, b, _, _ = rows["beam in-process"]
+        print(f"one copy: loop {l1:.2f} s, beam in-process {b1:.2f} s (a fixed cost of about {b1 - l1:.1f} s a run)")
+        print(f"beam in-process per page beyond one copy: {(b - b1) / (t_loop - l1):.2f}x the loop")
         print("the loop computes the dedupe stages' hashes and signatures but applies none of their drops")
     finally:
         shutil.rmtree(work, ignore_errors=True)
