@@ -5,9 +5,10 @@ other pictures, the same bad cases) under other hosts (news{i}.example.org, cdn{
 one WARC per copy, so no copy is a duplicate of another. Three timings in one run, on the same
 WARCs:
 
-- loop: one process calling the stage functions directly (read, extract, URL dedupe, image
-  normalisation once per URL, repeated-paragraph keys, filters, MinHash and image items for the
-  dedupe stages, shard writing). This is the floor: no Beam, no grouping machinery.
+- loop: the whole pipeline in one process, the same functions in the same order with dicts where
+  Beam groups (document dedupe, images once per URL, near-duplicate LSH, repeated paragraphs,
+  image dedupe, the chain of stages, shards and dropped records). This is the floor: no Beam.
+  It writes the same shards as Beam, byte for byte: the table shows a hash of each run's shards.
 - beam: `interleaf run` on the in-process DirectRunner (one worker).
 - beam-mp: the DirectRunner in multi_processing mode with 2 workers.
 
@@ -22,6 +23,8 @@ transforms), so the one-copy corpus is timed as well and the per-page ratio beyo
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import io
 import os
 import resource
@@ -29,6 +32,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
@@ -37,15 +41,17 @@ from warcio.warcwriter import WARCWriter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import make_sample_corpus  # noqa: E402 - the generator script, imported for its build()
 
-from interleaf.filters.document import filter_document
 from interleaf.pipeline import dedupe_logic as dl
+from interleaf.pipeline.apply import Context
 from interleaf.pipeline.config import RunConfig
+from interleaf.pipeline.document_stages import chain
 from interleaf.pipeline.documents import page_to_document
-from interleaf.pipeline.image_join import attach_images, image_refs, normalize_outcome
+from interleaf.pipeline.image_join import ImageOutcome, attached_node, normalize_outcome, pick_body
 from interleaf.pipeline.inputs import open_raw
 from interleaf.pipeline.run import run
 from interleaf.pipeline.shards import shard_count, shard_of, sample_size, write_shard
 from interleaf.pipeline.sources import Page, WarcImage, iter_warc
+from interleaf.pipeline.transforms import write_lines
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample" / "sample.warc.gz"
@@ -92,41 +98,104 @@ def scaled_corpus(copies: int, folder: Path) -> tuple[list[str], int]:
     return paths, pages
 
 
+def near_links(items: dict, band_keys, rank, is_near, max_bucket: int) -> dict:
+    """id -> best-ranked near item, as pipeline/dedupe.py's _near_links does with GroupByKeys."""
+    buckets = defaultdict(list)
+    for item in items.values():
+        for key in band_keys(item):
+            buckets[key].append(item)
+    links: dict = {}
+    for bucket in buckets.values():
+        for item_id, other in dl.bucket_links(bucket, max_bucket, rank, is_near):
+            if item_id not in links or rank(other) < rank(links[item_id]):
+                links[item_id] = other
+    return links
+
+
 def plain_loop(warcs: list[str], out_dir: str, config: RunConfig) -> int:
-    """The stage functions called in order, with dicts where Beam groups. Returns documents kept."""
-    docs, stored = {}, {}
+    """The whole pipeline in one process: the same functions in the same order, with dicts where
+    Beam groups, and the same outputs (shards, dropped records). Returns documents kept."""
+    dd = config.dedupe
+    fetches, stored, drops = defaultdict(list), defaultdict(list), []
     for warc in warcs:
         with open_raw(warc) as f:
             for record in iter_warc(f, warc):
                 if isinstance(record, Page):
                     result = page_to_document(record, config.extract)
+                    drops += result.drops
                     if result.doc is not None:
-                        docs.setdefault(result.doc.id, result.doc)  # URL dedupe
+                        fetches[result.doc.id].append(result.doc)
                 elif isinstance(record, WarcImage):
-                    stored.setdefault(record.url, record.body)
+                    stored[record.url].append(record.body)
+    # Document dedupe: the best fetch per id, then the best per content.
+    best = {doc_id: min((dl.doc_facts(d, dd) for d in docs), key=lambda f: f.rank) for doc_id, docs in fetches.items()}
+    by_content = defaultdict(list)
+    for facts in best.values():
+        by_content[facts.content].append(facts)
+    kept, duplicate_of = {}, {}
+    for group in by_content.values():
+        top = min(group, key=lambda f: f.rank)
+        kept[top.id] = top
+        duplicate_of.update((f.id, dl.duplicate_detail(top.rank)) for f in group if f.id != top.id)
+    # Images, each URL once.
     outcomes = {}
-    for doc in docs.values():
-        for url, _ in image_refs(doc):
-            if url not in outcomes and url in stored:
-                outcomes[url] = normalize_outcome(stored[url], config.images)
-    kept = []
-    for doc in docs.values():
-        refs = {i: outcomes[url] for url, i in image_refs(doc) if url in outcomes}
-        doc = attach_images(doc, refs).doc
-        for node in doc.images:
-            dl.image_item(node, config.dedupe.match_mirrored)
-        dl.paragraph_keys(doc, config.dedupe)
-        result = filter_document(doc, config.filters)
-        if result.doc is not None:
-            dl.doc_item(result.doc, config.dedupe)
-            kept.append(result.doc)
-    n = shard_count(len(kept), sum(sample_size(d) for d in kept), config.shards)
-    groups: dict[int, list] = {}
-    for doc in kept:
-        groups.setdefault(shard_of(doc.id, n), []).append(doc)
+    for facts in kept.values():
+        for url, _ in facts.images:
+            if url not in outcomes:
+                bodies = stored.get(url)
+                outcomes[url] = normalize_outcome(pick_body(bodies), config.images) if bodies else ImageOutcome(None, "not_in_input")
+    # Near-duplicate documents, then repeated paragraphs and image dedupe over what they leave.
+    near = near_links({i: f.item for i, f in kept.items()}, functools.partial(dl.doc_band_keys, config=dd),
+                      lambda item: item.rank, lambda a, b: dl.docs_near(a, b, dd.jaccard_threshold), dd.max_bucket)
+    alive = {i: f for i, f in kept.items() if i not in near}
+    paragraph_docs = Counter(k for f in alive.values() for k in f.paragraphs)
+    image_facts = {
+        i: [dl.image_fact(attached_node(url, "", outcomes[url].image), dd.match_mirrored)
+            for url, _ in f.images if outcomes[url].image]
+        for i, f in alive.items()
+    }
+    image_docs = Counter(k for facts in image_facts.values() for k in dl.image_keys(facts))
+    items = {}
+    for facts in image_facts.values():
+        for sha1, item in dl.distinct_items(facts).items():
+            items[sha1] = min(item, items.get(sha1, item))
+    near_images = near_links(items, functools.partial(dl.image_band_keys, distance=dd.image_distance), dl.image_rank,
+                             lambda a, b: dl.image_distance(a, b) <= dd.image_distance, dd.max_bucket)
+    # The chain, per document id, as pipeline/document_stages.py applies it.
+    out = []
+    for doc_id, docs in fetches.items():
+        doc = None
+        for result in dl.dedupe_fetches(docs, duplicate_of.get(doc_id), "dedupe_documents"):
+            drops += result.drops
+            doc = result.doc or doc
+        if doc is None:
+            continue
+        facts = image_facts.get(doc_id, [])
+        context = Context(
+            {
+                "near_duplicate": [near[doc_id].id] if doc_id in near else [],
+                "repeated": [k[1] for k in kept[doc_id].paragraphs if paragraph_docs[k] > dd.max_docs_per_paragraph],
+                "frequent": [k for k in dl.image_keys(facts) if image_docs[k] > dd.max_docs_per_image],
+                "near_image": [(s, near_images[s].sha1) for s in dl.distinct_items(facts) if s in near_images],
+            },
+            {i: outcomes[url] for url, i in kept[doc_id].images},
+        )
+        for stage in chain(config):
+            result = stage.fn(doc, context)
+            drops += result.drops
+            doc = result.doc
+            if doc is None:
+                break
+        if doc is not None:
+            out.append(doc)
+    n = shard_count(len(out), sum(sample_size(d) for d in out), config.shards)
+    groups: dict[int, list] = defaultdict(list)
+    for doc in out:
+        groups[shard_of(doc.id, n)].append(doc)
     for index, group in groups.items():
         write_shard(out_dir, 0, index, group)
-    return len(kept)
+    write_lines(os.path.join(out_dir, "dropped.jsonl"), (d.to_json() for d in drops))
+    return len(out)
 
 
 def timed(fn, repeat: int) -> tuple[float, float, object]:
@@ -144,20 +213,28 @@ def timed(fn, repeat: int) -> tuple[float, float, object]:
     return best
 
 
+def shard_digest(out: Path) -> str:
+    """One hash of all shards' bytes: equal when two runs wrote identical shards."""
+    h = hashlib.sha256()
+    for path in sorted((out / "shards").glob("*.tar")):
+        h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def runners(work: Path, warcs: list[str], config: RunConfig, repeat: int, multi: bool) -> dict[str, tuple]:
-    """name -> (cores, wall s, CPU s, documents kept) for the loop and the Beam runners."""
+    """name -> (cores, wall s, CPU s, (documents kept, shard digest)) for the loop and the Beam runners."""
 
     def loop():
         out = work / "loop"
         shutil.rmtree(out, ignore_errors=True)
         os.makedirs(out / "shards")
         os.makedirs(out / "documents")
-        return plain_loop(warcs, str(out), config)
+        return plain_loop(warcs, str(out), config), shard_digest(out)
 
     def beam(args: list[str]):
-        out = str(work / "beam")
+        out = work / "beam"
         shutil.rmtree(out, ignore_errors=True)
-        return run(warcs, out, config, args).manifest["totals"]["documents"]
+        return run(warcs, str(out), config, args).manifest["totals"]["documents"], shard_digest(out)
 
     todo = [("loop (floor)", 1, loop), ("beam in-process", 1, lambda: beam(["--runner", "DirectRunner"]))]
     if multi:
@@ -183,16 +260,15 @@ def main() -> None:
         _, t_loop, cpu_loop, _ = rows["loop (floor)"]
         print(f"pages: {pages} ({args.copies} copies of the sample corpus); machine cores: {os.cpu_count()}")
         print(f"{'runner':<24}{'cores':>6}{'wall s':>9}{'CPU s':>8}{'pages/s/core':>14}{'docs kept':>11}"
-              f"{'x loop/core':>13}{'x loop CPU':>12}")
-        for name, (cores, t, cpu, kept) in rows.items():
+              f"{'shards':>14}{'x loop/core':>13}{'x loop CPU':>12}")
+        for name, (cores, t, cpu, (kept, digest)) in rows.items():
             print(f"{name:<24}{cores:>6}{t:>9.2f}{cpu:>8.2f}{pages / t / cores:>14.1f}{kept:>11}"
-                  f"{t * cores / t_loop:>13.2f}{cpu / cpu_loop:>12.2f}")
+                  f"{digest:>14}{t * cores / t_loop:>13.2f}{cpu / cpu_loop:>12.2f}")
         # Per page, without the cost every run pays once: the difference to a one-copy run.
         (_, l1, _, _), (_, b1, _, _) = one["loop (floor)"], one["beam in-process"]
         _, b, _, _ = rows["beam in-process"]
         print(f"one copy: loop {l1:.2f} s, beam in-process {b1:.2f} s (a fixed cost of about {b1 - l1:.1f} s a run)")
         print(f"beam in-process per page beyond one copy: {(b - b1) / (t_loop - l1):.2f}x the loop")
-        print("the loop computes the dedupe stages' hashes and signatures but applies none of their drops")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

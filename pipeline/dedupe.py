@@ -19,7 +19,6 @@ and benchmarks; the pipeline wires the builders in pipeline/document_stages.py.
 from __future__ import annotations
 
 import functools
-import heapq
 import operator
 from typing import Callable
 
@@ -117,18 +116,13 @@ def _near_links(items, band_keys: Callable, rank: Callable, is_near: Callable, m
 
     An item's first field is its id (ImageItem.sha1, DocItem.id).
     Items sharing a band key are candidates. Each is compared with the ``max_bucket``
-    best-ranked items of its bucket (all of them unless the bucket is hot), read in a first pass
-    over the bucket, so memory per key is bounded; the best neighbour over all its buckets wins.
+    best-ranked items of its bucket (all of them unless the bucket is hot), so memory per key is
+    bounded; the best neighbour over all its buckets wins.
     Items with no link represent a cluster.
     """
 
     def in_bucket(element):
-        _, bucket = element
-        top = heapq.nsmallest(max_bucket, bucket, key=rank)
-        for item in bucket:
-            other = dl.best_neighbour(item, top, rank, is_near)
-            if other is not None:
-                yield item[0], other
+        return dl.bucket_links(element[1], max_bucket, rank, is_near)
 
     return (
         items

@@ -10,11 +10,12 @@ the threshold, or to none, in which case it represents its cluster.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -222,6 +223,19 @@ def best_neighbour(item, candidates: Sequence, rank, is_near) -> object | None:
         if is_near(item, other):
             return other
     return None
+
+
+def bucket_links(bucket: Iterable, max_bucket: int, rank, is_near) -> Iterator[tuple[object, object]]:
+    """(item id, neighbour) for the items of one LSH bucket that have a better-ranked near one.
+
+    Each item is compared with the ``max_bucket`` best-ranked items of the bucket, found in a
+    first pass, so memory is bounded however hot the bucket; ``bucket`` is iterated twice.
+    """
+    top = heapq.nsmallest(max_bucket, bucket, key=rank)
+    for item in bucket:
+        other = best_neighbour(item, top, rank, is_near)
+        if other is not None:
+            yield item[0], other
 
 
 def apply_image_verdicts(
