@@ -17,9 +17,10 @@ from interleaf.pipeline.dedupe import (
     NearDupDocuments,
     RepeatedParagraphs,
 )
+from interleaf.pipeline.apply import ApplyStages, ChainStage
 from interleaf.pipeline.dedupe_logic import DedupeConfig
 from interleaf.pipeline.manifest import pipeline_counters, stages_from_counters, unbalanced_stages
-from interleaf.schemas import Document, ImageNode, TextNode
+from interleaf.schemas import Document, ImageNode, StageResult, TextNode
 
 
 def run_stage(transform: beam.PTransform, docs: list[Document], tmp_path: Path) -> tuple[list, list, list, dict]:
@@ -218,3 +219,40 @@ def test_stages_chain_and_each_balances(photos, tmp_path):
     assert stages["near_dup_documents"]["dropped"] == {"near_duplicate": 2} and len(kept) == 2
     # 5 input pages carry "Follow us." (limit 2) but only 2 remain when paragraphs are counted.
     assert all("Follow us." in d.text() and len(d.images) == 1 for d in kept)
+
+
+def _fails_on_second(doc: Document, context) -> StageResult:
+    if doc.url.endswith("/2"):
+        raise RuntimeError("broken")
+    return StageResult.kept(doc)
+
+
+def _drops_first(doc: Document, context) -> StageResult:
+    if doc.url.endswith("/1"):
+        return StageResult.dropped(doc, "second", "unwanted")
+    return StageResult.kept(doc)
+
+
+class _Chain(beam.PTransform):
+    """Two chain stages after document dedupe, applied in one join."""
+
+    stage = "first"
+
+    def expand(self, docs):
+        verdicts = docs.pipeline | "NoVerdicts" >> beam.Create([])
+        by_id = docs | "ById" >> beam.Map(lambda d: (d.id, d))
+        stages = [ChainStage("first", _fails_on_second), ChainStage("second", _drops_first)]
+        return {"doc": by_id, "verdicts": verdicts} | ApplyStages(stages, select="dedupe_documents")
+
+
+def test_chain_counts_each_stage_on_what_the_previous_kept(tmp_path):
+    docs = [make_doc(f"https://chain.example/{i}", [TextNode(f"page {i}")]) for i in range(4)]
+    docs.append(make_doc("https://chain.example/3?utm_source=x", [TextNode("page 3, older")], "2020-01-01T00:00:00Z"))
+    kept, dropped, errors, result = run_transform(_Chain(), docs, tmp_path)
+    stages = stages_from_counters(pipeline_counters(result), ["dedupe_documents", "first", "second"])
+    assert unbalanced_stages(stages) == []
+    assert stages["dedupe_documents"]["in"] == 5 and stages["dedupe_documents"]["dropped"] == {"duplicate_url": 1}
+    assert stages["first"]["in"] == 4 and stages["first"]["errors"] == 1
+    assert stages["second"]["in"] == 3 and stages["second"]["dropped"] == {"unwanted": 1}
+    assert sorted(d.url for d in kept) == ["https://chain.example/0", "https://chain.example/3"]
+    assert [(e["stage"], e["key"]) for e in errors] == [("first", docs[2].id)]
