@@ -3,9 +3,9 @@
 Each document yields its facts once (``DocFacts``: rank, content hash, MinHash signature,
 paragraph keys, image references). The verdict builders below shuffle only facts, hashes and
 ids, never documents; they return ``(doc id, (kind, value))`` verdicts that pipeline/apply.py
-joins with the documents. Nothing is held in one place: counts are combiners, verdicts travel
-through ``CoGroupByKey`` on a key (content hash, band, paragraph, image key, document id), and
-the entries of a key are streamed. Rules live in pipeline/dedupe_logic.py.
+joins with the documents. Nothing is held in one place: verdicts come from groupings on a key
+(content hash, band, paragraph, image key, document id) whose entries are streamed, read at most
+twice, never collected. Rules live in pipeline/dedupe_logic.py.
 
 In the pipeline the builders run in this order, each on what the previous ones kept, so that
 copies removed earlier do not inflate later counts:
