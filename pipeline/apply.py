@@ -100,13 +100,20 @@ class _ApplyDoFn(beam.DoFn):
     def _select(self, docs: Iterable[Document], context: Context, errors: dict):
         """Document dedupe: the best fetch of the id stays unless its content is another's."""
         name, counters = self.select, self.counters[self.select]
-        if name in errors:  # the facts of one fetch failed; which one is unknown, so all are reported
+        docs = list(docs)
+        message = errors.get(name)  # the facts of one fetch failed; which one is unknown
+        if message is None:
+            (duplicate_of, *_) = context.values("duplicate_content") or [None]
+            try:
+                results = dl.dedupe_fetches(docs, duplicate_of, name)
+            except Exception as e:  # noqa: BLE001 - a rank that cannot be computed fails these fetches, not the bundle
+                message = f"{type(e).__name__}: {e}"
+        if message is not None:
             for doc in docs:
-                yield from apply_stage(name, counters, _failed(errors[name]), doc)
+                yield from apply_stage(name, counters, _failed(message), doc)
             return None
-        (duplicate_of, *_) = context.values("duplicate_content") or [None]
         kept = None
-        for result in dl.dedupe_fetches(docs, duplicate_of, name):
+        for result in results:
             kept = (yield from apply_stage(name, counters, _given, result)) or kept
         return kept
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from typing import Callable
+from typing import Any, Callable
 
 import apache_beam as beam
 
@@ -34,6 +34,7 @@ from .stage import Stage
 
 FACTS = "facts"
 VERDICTS = "verdicts"
+OCCURRENCES = "occurrences"
 
 DEDUPE_DOCUMENTS = "dedupe_documents"
 NEAR_DUP_DOCUMENTS = "near_dup_documents"
@@ -164,6 +165,17 @@ def paragraph_verdicts(facts, config: DedupeConfig):
     return repeated | "ParagraphVerdicts" >> beam.MapTuple(lambda doc_id, key: (doc_id, ("repeated", key[1])))
 
 
+@beam.typehints.with_output_types(tuple[str, Any])  # Beam would infer a union with TaggedOutput
+class _ImageItems(beam.DoFn):
+    """(doc id, [ImageFact]) -> (sha1, ImageItem) per distinct image, and (sha1, doc id) occurrences."""
+
+    def process(self, element):
+        doc_id, facts = element
+        for sha1, item in sorted(dl.distinct_items(facts).items()):
+            yield sha1, item
+            yield beam.pvalue.TaggedOutput(OCCURRENCES, (sha1, doc_id))
+
+
 @beam.ptransform_fn
 def image_verdicts(doc_images, config: DedupeConfig):
     """(id, [ImageFact] in node order), one per document -> "frequent" and "near_image" verdicts."""
@@ -171,21 +183,18 @@ def image_verdicts(doc_images, config: DedupeConfig):
         lambda doc_id, facts: [(k, doc_id) for k in sorted(dl.image_keys(facts))]
     )
     frequent = _frequent_refs(refs, config.max_docs_per_image, "Image")
-    items = doc_images | "ImageItems" >> beam.FlatMapTuple(lambda _, facts: dl.distinct_items(facts).items())
+    items = doc_images | "ImageItems" >> beam.ParDo(_ImageItems()).with_outputs(OCCURRENCES, main="distinct")
     d = config.image_distance
     links = _near_links(
-        items | "Distinct" >> beam.CombinePerKey(min),
+        items.distinct | "Distinct" >> beam.CombinePerKey(min),
         functools.partial(dl.image_band_keys, distance=d),
         dl.image_rank,
         lambda a, b: dl.image_distance(a, b) <= d,
         config.max_bucket,
         "Image",
     )
-    occurrences = doc_images | "Occurrences" >> beam.FlatMapTuple(
-        lambda doc_id, facts: [(sha1, doc_id) for sha1 in sorted(dl.distinct_items(facts))]
-    )
     near = (
-        {"occ": occurrences, "rep": links}
+        {"occ": items[OCCURRENCES], "rep": links}
         | "NearJoin" >> beam.CoGroupByKey()
         | "NearToDocs" >> beam.FlatMap(
             lambda kv: [(doc_id, ("near_image", (kv[0], rep.sha1))) for rep in kv[1]["rep"] for doc_id in kv[1]["occ"]]
@@ -209,7 +218,8 @@ class _OutcomeFactsDoFn(beam.DoFn):
         if not list(grouped["alive"]):
             return
         try:
-            nodes = [attached_node(n.url, "", n.outcome.image) for n in sorted(grouped["images"], key=operator.attrgetter("index")) if n.outcome.image]
+            outcomes = sorted(grouped["images"], key=operator.attrgetter("index"))
+            nodes = [attached_node(n.url, "", n.outcome.image) for n in outcomes if n.outcome.image]
             yield doc_id, [dl.image_fact(node, self.config.match_mirrored) for node in nodes]
         except Exception as e:  # noqa: BLE001 - reported by the join as this document's error
             yield beam.pvalue.TaggedOutput(VERDICTS, error_verdict(doc_id, DEDUPE_IMAGES, e))
