@@ -10,14 +10,15 @@ renamed when complete.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import posixpath
+import tarfile
 from dataclasses import asdict, dataclass
 from typing import Iterable
 
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
-from webdataset import TarWriter
 
 from interleaf.schemas import Document
 from interleaf.schemas.arrow import documents_table
@@ -60,14 +61,27 @@ def shard_of(doc_id: str, n_shards: int) -> int:
     return int(hashlib.sha1(doc_id.encode()).hexdigest()[:15], 16) % n_shards
 
 
-def sample_members(doc: Document) -> dict[str, bytes | str]:
+def sample_members(doc: Document) -> dict[str, bytes]:
     """The webdataset sample of one document: KEY.json plus KEY.<member> per image."""
-    sample: dict[str, bytes | str] = {"__key__": doc.id, "json": doc.to_json().encode("utf-8")}
+    sample = {"json": doc.to_json().encode("utf-8")}
     for node in doc.images:
         if node.member is None or node.data is None:
             raise ValueError(f"document {doc.id}: image {node.url} has no member name or bytes")
         sample[node.member] = node.data
     return sample
+
+
+def write_sample(tar: tarfile.TarFile, key: str, members: dict[str, bytes]) -> None:
+    """Append one webdataset sample, members in name order, with fixed metadata (mtime 0, mode
+    0444, owner interleaf) so that the same documents always give the same bytes.
+
+    The stdlib's tarfile, not webdataset's TarWriter (a thin wrapper of it): importing webdataset
+    imports torch where it is installed, seconds of start-up in every pipeline worker."""
+    for name in sorted(members):
+        info = tarfile.TarInfo(f"{key}.{name}")
+        info.size, info.mtime, info.mode = len(members[name]), 0, 0o444
+        info.uname = info.gname = "interleaf"
+        tar.addfile(info, io.BytesIO(members[name]))
 
 
 class _HashingWriter:
@@ -95,11 +109,9 @@ def write_shard(out_dir: str, part: int, index: int, docs: Iterable[Document]) -
     tmp = final + ".tmp"
     raw = FileSystems.create(tmp)
     hashing = _HashingWriter(raw)
-    # encoder=False: members are already bytes. mtime/user/group fixed for reproducibility.
-    writer = TarWriter(hashing, user="interleaf", group="interleaf", mtime=0, encoder=False)
-    for doc in ordered:
-        writer.write(sample_members(doc))
-    writer.close()
+    with tarfile.open(fileobj=hashing, mode="w|") as tar:
+        for doc in ordered:
+            write_sample(tar, doc.id, sample_members(doc))
     raw.close()
     if FileSystems.exists(final):
         FileSystems.delete([final])  # a retried bundle rewrites the same bytes
