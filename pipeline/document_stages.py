@@ -39,7 +39,7 @@ from .dedupe import (
     paragraph_verdicts,
     url_survivors,
 )
-from .image_join import STAGE as IMAGES, attach_images
+from .image_join import STAGE as IMAGES, attach_images, without_bytes
 from .transforms import ResolveImages
 
 
@@ -78,7 +78,8 @@ class DocumentStages(beam.PTransform):
         # Near-duplicate pages go before the repeat counts, so copies do not inflate them.
         alive, near = kept | "NearDup" >> near_dup_verdicts(dedupe)
         paragraphs = alive | "Paragraphs" >> paragraph_verdicts(dedupe)
-        image_facts, image_errors = {"alive": alive, "images": outcomes} | "ImageFacts" >> outcome_image_facts(dedupe)
+        hashes = outcomes | "WithoutBytes" >> beam.MapTuple(lambda doc_id, node: (doc_id, without_bytes(node)))
+        image_facts, image_errors = {"alive": alive, "images": hashes} | "ImageFacts" >> outcome_image_facts(dedupe)
         images = image_facts | "ImageDedupe" >> image_verdicts(dedupe)
         verdicts = (fact_errors, content, near, paragraphs, image_errors, images) | "Verdicts" >> beam.Flatten()
         by_id = docs | "ById" >> beam.Map(lambda d: (d.id, d))

@@ -7,6 +7,7 @@ removes its node with a reason, never the document.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Iterable, NamedTuple
 
@@ -32,6 +33,15 @@ class NodeOutcome(NamedTuple):
     index: int  # of the node in its document
     url: str
     outcome: ImageOutcome
+
+
+def without_bytes(node: NodeOutcome) -> NodeOutcome:
+    """The outcome with its image's bytes left out: dedupe needs only the hashes and the size, and
+    the bytes would be copied through every shuffle on the way."""
+    image = node.outcome.image
+    if image is None:
+        return node
+    return node._replace(outcome=dataclasses.replace(node.outcome, image=dataclasses.replace(image, data=b"")))
 
 
 def image_refs(doc: Document) -> list[tuple[str, int]]:

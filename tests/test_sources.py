@@ -1,12 +1,13 @@
 import io
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from interleaf.pipeline.charset import decode_html, header_charset
 from interleaf.pipeline.inputs import InputFile, expand_inputs
-from interleaf.pipeline.sources import Page, TruncatedWarc, WarcImage, html_file_url, iter_warc
+from interleaf.pipeline.sources import DamagedWarc, Page, TruncatedWarc, WarcImage, html_file_url, iter_warc
 from interleaf.schemas import Dropped
 
 
@@ -47,6 +48,22 @@ def test_truncated_warc_yields_good_records_then_raises(gzip_it):
     assert [type(r) for r in (next(it), next(it), next(it))] == [Page, WarcImage, Dropped]
     with pytest.raises(TruncatedWarc, match="s.css"):
         next(it)
+
+
+@pytest.mark.parametrize("gzip_it", [True, False])
+def test_warc_cut_inside_a_record_header_raises_whatever_the_cut(gzip_it):
+    """warcio ends quietly when the file stops inside a record's WARC or HTTP headers; every cut
+    from the start of the last record to the end of its headers must still raise."""
+    data = warc_bytes(RECORDS, gzip_it)
+    records = ArchiveIterator(io.BytesIO(data))
+    last = [records.get_record_offset() for _ in records][-1]  # where the last record starts
+    # Compressed, the headers are the first part of the last gzip member; plain, they are bytes.
+    stop = len(data) - 30 if gzip_it else data.index(b"\r\n\r\n", data.index(b"HTTP/1.1", last)) + 4
+    for cut in range(last + 1, stop):
+        it = iter_warc(io.BytesIO(data[:cut]), "x.warc")
+        assert len([next(it) for _ in range(3)]) == 3
+        with pytest.raises(DamagedWarc):  # TruncatedWarc, or warcio's own parse error
+            next(it)
 
 
 def test_charset_order_header_then_meta_then_detection():
