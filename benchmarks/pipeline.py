@@ -198,19 +198,15 @@ def plain_loop(warcs: list[str], out_dir: str, config: RunConfig) -> int:
     return len(out)
 
 
-def timed(fn, repeat: int) -> tuple[float, float, object]:
-    """(best wall seconds, CPU seconds of that run including child processes, value) of ``repeat`` calls."""
-    best = None
-    for _ in range(repeat):
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu, start = time.process_time(), time.perf_counter()
-        value = fn()
-        wall = time.perf_counter() - start
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = time.process_time() - cpu + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
-        if best is None or wall < best[0]:
-            best = (wall, cpu, value)
-    return best
+def timed(fn) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds including child processes, value) of one call."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, start = time.process_time(), time.perf_counter()
+    value = fn()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = time.process_time() - cpu + (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
+    return wall, cpu, value
 
 
 def shard_digest(out: Path) -> str:
@@ -240,13 +236,21 @@ def runners(work: Path, warcs: list[str], config: RunConfig, repeat: int, multi:
     if multi:
         args = ["--runner", "DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
         todo.append(("beam multi_processing", 2, lambda: beam(args)))
-    return {name: (cores, *timed(fn, repeat)) for name, cores, fn in todo}
+    # Rounds of one run each, the fastest run of each kept: this machine's speed drifts over
+    # minutes, and interleaving spreads the drift over all runners alike.
+    best: dict[str, tuple] = {}
+    for _ in range(repeat):
+        for name, cores, fn in todo:
+            wall, cpu, value = timed(fn)
+            if name not in best or wall < best[name][1]:
+                best[name] = (cores, wall, cpu, value)
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--copies", type=int, default=24, help="copies of the sample corpus (38 pages each)")
-    parser.add_argument("--repeat", type=int, default=2, help="runs of each timing; the fastest counts")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of runs (loop, beam, beam-mp in turn); the fastest run of each counts")
     parser.add_argument("--corpus", help="folder to keep the generated copies in and reuse (default: a temporary one)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="interleaf-bench-"))

@@ -3,6 +3,9 @@ builds offline with its options validated (``--dry_run``: nothing is submitted o
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import apache_beam as beam
 import pytest
 from apache_beam.internal import pickler
@@ -82,3 +85,12 @@ def test_dataflow_options_are_validated():
     # Beam validates the Dataflow options as soon as the pipeline is made.
     with pytest.raises(ValueError, match="(?s)temp_location.*project.*region"):
         beam.Pipeline(options=PipelineOptions(["--runner=DataflowRunner", "--dry_run=True", "--no_auth"]))
+
+
+def test_the_pipeline_does_not_import_torch():
+    """Every worker process imports the pipeline's modules when it unpickles a DoFn: torch (the
+    loaders' and model's dependency, seconds to import) must not come with them, and worker images
+    are built without it (Dockerfile)."""
+    code = "import sys, interleaf.pipeline.run, interleaf.cli; print(sorted(m for m in ('torch', 'webdataset') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
