@@ -18,6 +18,7 @@ from interleaf.schemas import Dropped, Source
 STAGE = "read"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+PAYLOAD_TYPES = ("response", "resource")  # the WARC record types that carry a page or an image
 
 
 class DamagedWarc(IOError):
@@ -89,9 +90,9 @@ def iter_warc(stream: IO[bytes], path: str, base_offset: int = 0) -> Iterator[Re
     for record in _parsed(records, path):
         url = record.rec_headers.get_header("WARC-Target-URI") or ""
         rtype = record.rec_type
-        body = record.content_stream().read() if rtype in ("response", "resource") else b""
+        body = record.content_stream().read() if rtype in PAYLOAD_TYPES else b""
         _check_whole(record, path, url)
-        if rtype not in ("response", "resource"):
+        if rtype not in PAYLOAD_TYPES:
             yield Dropped(STAGE, f"warc_{rtype}", "document", url=url)
             continue
         status = None

@@ -11,6 +11,7 @@ from PIL import Image
 from webdataset import TarWriter
 
 from interleaf.loaders import InterleafTokenizer, load_tokenizer, train_tokenizer
+from interleaf.pipeline.shards import sample_members as shard_members
 from interleaf.schemas import Document, ImageNode, Source, TextNode, document_id
 
 WORDS = ("flamingo pink water bird lake stands one leg red blue green square circle triangle "
@@ -40,11 +41,8 @@ def random_document(rng: random.Random, n_nodes: int | None = None, image_p: flo
 
 
 def sample_members(doc: Document) -> dict[str, bytes | str]:
-    members: dict[str, bytes | str] = {"__key__": doc.id, "json": doc.to_json().encode()}
-    for node in doc.images:
-        if node.data is not None:
-            members[node.member] = node.data
-    return members
+    """The pipeline's sample of ``doc``, keyed for webdataset's TarWriter."""
+    return {"__key__": doc.id, **shard_members(doc)}
 
 
 def write_shard(path: Path, docs: list[Document]) -> Path:
