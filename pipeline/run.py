@@ -94,7 +94,8 @@ def _match(pattern: str) -> list[str]:
 
 def clear_part(out_dir: str, part: int) -> None:
     """Remove what an interrupted attempt at this part left, so a rerun cannot mix attempts."""
-    stale = [path for folder in OUTPUT_FOLDERS for path in _match(posixpath.join(out_dir, folder, f"*-{part:05d}*"))]
+    # Output files are named NAME-PART-INDEX.EXT; the pattern must not catch another part's INDEX.
+    stale = [path for folder in OUTPUT_FOLDERS for path in _match(posixpath.join(out_dir, folder, f"*-{part:05d}-*"))]
     if stale:
         FileSystems.delete(stale)
 

@@ -16,7 +16,7 @@ from interleaf.pipeline import transforms
 from interleaf.pipeline.config import RunConfig
 from interleaf.pipeline.inputs import InputFile
 from interleaf.pipeline.parts import ResumeMismatch, part_of, split_parts
-from interleaf.pipeline.run import run
+from interleaf.pipeline.run import clear_part, run
 
 
 def digests(run_dir) -> dict[str, str]:
@@ -52,6 +52,18 @@ def test_parts_are_stable_and_cover_every_file():
     assert sorted(f for p in parts for f in p) == sorted(files)
     assert all(part_of(f.key, 7) == i for i, p in enumerate(parts) for f in p)
     assert split_parts(list(reversed(files)), 7) == [list(reversed(p)) for p in parts]
+
+
+def test_clearing_a_part_leaves_the_other_parts_files(tmp_path):
+    """Part 1's redo must not take part 0's second shard (shard-00000-00001.tar) with it."""
+    names = ["shards/shard-00000-00001.tar", "shards/shard-00001-00000.tar", "shards/shard-00002-00001.tar",
+             "errors/errors-00001-00007.jsonl", "dropped/dropped-00003-00001.jsonl", "documents/shard-00000-00001.parquet"]
+    for name in names:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("x")
+    clear_part(str(tmp_path), 1)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.*"))
+    assert left == sorted(n for n in names if "-00001-" not in n)
 
 
 def test_rerun_of_a_complete_run_runs_nothing(clean_run, many_inputs):
