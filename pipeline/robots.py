@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import urllib.robotparser
+from collections import OrderedDict
 from typing import Callable, Iterable
 
 
@@ -29,18 +30,29 @@ def header_opts_out(values: Iterable[str], agent: str, directives: Iterable[str]
     return None
 
 
+class _Origin:
+    """One origin's rules, loaded once under its own lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rules: urllib.robotparser.RobotFileParser | bool | None = None
+
+
 class RobotsCache:
     """robots.txt rules per origin, fetched once each through ``fetch(url) -> (status, body)``.
 
     Following RFC 9309: a 4xx (no robots.txt) allows everything; a 5xx or a network failure
-    (status None) disallows everything, since the site may be overloaded.
+    (status None) disallows everything, since the site may be overloaded. The cache keeps the
+    ``max_origins`` origins used last: a worker that sees millions of hosts must not keep them all.
     """
 
-    def __init__(self, agent: str, fetch: Callable[[str], tuple[int | None, bytes]]) -> None:
+    def __init__(
+        self, agent: str, fetch: Callable[[str], tuple[int | None, bytes]], max_origins: int = 10_000
+    ) -> None:
         self.agent = agent
         self._fetch = fetch
-        self._rules: dict[str, urllib.robotparser.RobotFileParser | bool] = {}
-        self._locks: dict[str, threading.Lock] = {}
+        self._max = max_origins
+        self._origins: OrderedDict[str, _Origin] = OrderedDict()
         self._guard = threading.Lock()
 
     def _load(self, origin: str) -> urllib.robotparser.RobotFileParser | bool:
@@ -55,11 +67,15 @@ class RobotsCache:
 
     def allowed(self, origin: str, url: str) -> bool:
         with self._guard:
-            lock = self._locks.setdefault(origin, threading.Lock())
-        with lock:  # one fetch per origin, however many threads ask at once
-            rules = self._rules.get(origin)
-            if rules is None:
-                rules = self._rules[origin] = self._load(origin)
-        if isinstance(rules, bool):
-            return rules
-        return rules.can_fetch(self.agent, url)
+            entry = self._origins.get(origin)
+            if entry is None:
+                entry = self._origins[origin] = _Origin()
+                if len(self._origins) > self._max:
+                    self._origins.popitem(last=False)  # threads still holding it finish with it
+            self._origins.move_to_end(origin)
+        with entry.lock:  # one fetch per origin, however many threads ask at once
+            if entry.rules is None:
+                entry.rules = self._load(origin)
+        if isinstance(entry.rules, bool):
+            return entry.rules
+        return entry.rules.can_fetch(self.agent, url)

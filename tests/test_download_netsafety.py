@@ -146,3 +146,17 @@ def test_robots_cache_rules_per_origin():
     assert not cache.allowed("http://c.test", "http://c.test/1.jpg")  # server error: disallowed (RFC 9309)
     assert not cache.allowed("http://d.test", "http://d.test/1.jpg")  # unreachable: disallowed
     assert calls == list(answers)  # each fetched once
+
+
+def test_robots_cache_keeps_the_origins_used_last():
+    calls = []
+
+    def fetch(url):
+        calls.append(url)
+        return 200, b"User-agent: *\nDisallow: /private/\n"
+
+    cache = RobotsCache("interleaf", fetch, max_origins=2)
+    for origin in ("http://a.test", "http://b.test", "http://a.test", "http://c.test", "http://a.test", "http://b.test"):
+        assert not cache.allowed(origin, origin + "/private/1.jpg")
+    # c evicted b (a was used more recently), so b is fetched again; a never is
+    assert calls == [f"http://{h}.test/robots.txt" for h in ("a", "b", "c", "b")]
