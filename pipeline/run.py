@@ -35,7 +35,7 @@ from .manifest import (
     write_json,
 )
 from .parts import completed_part, fingerprint, part_manifest_path, split_parts
-from .inputs import InputFile, expand_inputs
+from .inputs import InputFile, expand_inputs, is_record_list
 from .read import ReadInputs
 from .shards import ShardInfo
 from .stage import Stage
@@ -43,6 +43,7 @@ from .transforms import WriteRecords, WriteShards, keep_sample
 
 # Funnel order of the stages in the manifest.
 STAGES = (
+    "inputs",
     "read",
     "extract",
     "dedupe_documents",
@@ -65,8 +66,13 @@ class RunResult:
     parts_run: list[int]  # parts this call ran; the others were already complete
 
 
-def build_pipeline(p: beam.Pipeline, files: list[InputFile], out_dir: str, part: int, config: RunConfig) -> None:
-    pages, stored_images, *read_out = p | "Files" >> beam.Create(files) | "Read" >> ReadInputs(config.html_base_url)
+def build_pipeline(
+    p: beam.Pipeline, files: list[InputFile], out_dir: str, part: int, config: RunConfig, num_parts: int = 1
+) -> None:
+    """The graph of one part: ``files`` are its own files plus every listing and index, whose
+    rows the workers filter down to the part's."""
+    read = ReadInputs(part, num_parts, config.cc_prefix, config.html_base_url)
+    pages, stored_images, *read_out = p | "Files" >> beam.Create(files) | "Read" >> read
     docs, *extract_out = pages | "Extract" >> Stage("extract", functools.partial(page_to_document, config=config.extract))
     docs, *stages_out = (docs, stored_images) | "Documents" >> DocumentStages(config)
     outs = [read_out, extract_out, stages_out]
@@ -101,12 +107,18 @@ def clear_part(out_dir: str, part: int) -> None:
 
 
 def run_part(
-    part: int, files: list[InputFile], out_dir: str, config: RunConfig, options: PipelineOptions, fp: str
+    part: int,
+    num_parts: int,
+    files: list[InputFile],
+    out_dir: str,
+    config: RunConfig,
+    options: PipelineOptions,
+    fp: str,
 ) -> dict:
     clear_part(out_dir, part)
     if files:
         p = beam.Pipeline(options=options)
-        build_pipeline(p, files, out_dir, part, config)
+        build_pipeline(p, files, out_dir, part, config, num_parts)
         result = p.run()
         result.wait_until_finish()
         counters = pipeline_counters(result)
@@ -139,13 +151,14 @@ def run(
     if not options.view_as(StandardOptions).runner:
         # The default must be explicit: Beam's Prism runner downloads a binary and fails offline.
         options.view_as(StandardOptions).runner = "DirectRunner"
-    files = expand_inputs(inputs, config.cc_prefix)
+    files = expand_inputs(inputs)
+    lists = [f for f in files if is_record_list(f.path)]  # every part reads them, keeping its rows
     fp = fingerprint({"config": config.to_dict(), "num_parts": num_parts})
     manifests, ran = [], []
-    for part, part_files in enumerate(split_parts(files, num_parts)):
+    for part, part_files in enumerate(split_parts([f for f in files if f not in lists], num_parts)):
         done = completed_part(out_dir, part, fp)
         if done is None:
-            done = run_part(part, part_files, out_dir, config, options, fp)
+            done = run_part(part, num_parts, part_files + lists, out_dir, config, options, fp)
             ran.append(part)
         manifests.append(done)
     manifest = build_manifest(

@@ -18,6 +18,7 @@ from interleaf.pipeline.run import build_pipeline
 FILES = [
     InputFile("gs://bucket/crawl/CC-MAIN-00000.warc.gz"),
     InputFile("https://data.example.org/crawl/CC-MAIN-00001.warc.gz", "", 1234, 5678),
+    InputFile("gs://bucket/cc-index/cdx-00000.gz"),  # expanded by the workers
 ]
 
 
@@ -51,7 +52,7 @@ def test_every_dofn_pickles_and_unpickles(tmp_path):
     build_pipeline(p, FILES, "gs://bucket/out", 0, full_config(tmp_path))
     fns = dofns(p)
     names = {type(fn).__name__ for fn in fns}
-    assert {"ReadFiles", "StageDoFn", "ResolveImageUrls", "DownloadImagesDoFn"} <= names
+    assert {"ExpandLists", "KeepFirst", "ReadFiles", "StageDoFn", "ResolveImageUrls", "DownloadImagesDoFn"} <= names
     for fn in fns:
         clone = pickler.loads(pickler.dumps(fn))
         assert type(clone) is type(fn)
