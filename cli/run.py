@@ -18,7 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--docs-per-shard", type=int, help="count target per shard")
     p.add_argument("--html-base-url", help="URL prefix for files of an HTML folder input")
     p.add_argument("--num-parts", type=int, default=1,
-                   help="split the inputs into N parts, run one after another; a rerun skips complete parts")
+                   help="split the inputs into N parts, each its own Beam job; a rerun skips complete parts")
+    p.add_argument("--parallel-parts", type=int, default=1,
+                   help="parts running at once (on Dataflow, Flink or Spark: jobs sharing the cluster)")
     p.set_defaults(func=main, accepts_extra=True)
 
 
@@ -47,7 +49,7 @@ def main(args: argparse.Namespace, beam_args: list[str]) -> int:
         config.shards.docs_per_shard = args.docs_per_shard
     if args.html_base_url:
         config.html_base_url = args.html_base_url
-    result = run(args.input, args.output, config, beam_args, num_parts=args.num_parts)
+    result = run(args.input, args.output, config, beam_args, args.num_parts, args.parallel_parts)
     print(format_summary(result.manifest))
     if len(result.parts_run) < args.num_parts:
         print(f"resumed: ran parts {result.parts_run}, the other parts were already complete")

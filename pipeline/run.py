@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import posixpath
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import apache_beam as beam
@@ -146,7 +147,10 @@ def run(
     config: RunConfig,
     beam_args: list[str] | None = None,
     num_parts: int = 1,
+    parallel_parts: int = 1,
 ) -> RunResult:
+    """Run every part not yet complete, ``parallel_parts`` at a time (each its own Beam job: on
+    Dataflow or Flink several jobs share the cluster instead of waiting for one another)."""
     options = PipelineOptions(beam_args or [])
     if not options.view_as(StandardOptions).runner:
         # The default must be explicit: Beam's Prism runner downloads a binary and fails offline.
@@ -154,13 +158,20 @@ def run(
     files = expand_inputs(inputs)
     lists = [f for f in files if is_record_list(f.path)]  # every part reads them, keeping its rows
     fp = fingerprint({"config": config.to_dict(), "num_parts": num_parts})
-    manifests, ran = [], []
-    for part, part_files in enumerate(split_parts([f for f in files if f not in lists], num_parts)):
-        done = completed_part(out_dir, part, fp)
-        if done is None:
-            done = run_part(part, num_parts, part_files + lists, out_dir, config, options, fp)
-            ran.append(part)
-        manifests.append(done)
+    parts = split_parts([f for f in files if f not in lists], num_parts)
+    manifests = [completed_part(out_dir, part, fp) for part in range(num_parts)]  # a mismatch stops here
+    ran = [part for part, done in enumerate(manifests) if done is None]
+    with ThreadPoolExecutor(max_workers=max(1, parallel_parts)) as pool:
+        jobs = {
+            part: pool.submit(run_part, part, num_parts, parts[part] + lists, out_dir, config, options, fp)
+            for part in ran
+        }
+        # After a failure no new part starts; those running finish (and stay complete for a rerun).
+        for job in wait(jobs.values(), return_when=FIRST_EXCEPTION).not_done:
+            job.cancel()
+    for part, job in jobs.items():
+        if not job.cancelled():
+            manifests[part] = job.result()  # the first failed part raises here
     manifest = build_manifest(
         inputs=[f.key for f in files],
         options={

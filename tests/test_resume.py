@@ -75,6 +75,38 @@ def test_rerun_of_a_complete_run_runs_nothing(clean_run, many_inputs):
     assert again.manifest["stages"] == first.manifest["stages"]
 
 
+def test_parts_run_at_once_give_the_same_output(clean_run, many_inputs, tmp_path):
+    out = tmp_path / "parallel"
+    result = run([str(many_inputs)], str(out), RunConfig(), ["--runner", "DirectRunner"], num_parts=3,
+                 parallel_parts=3)
+    clean_out, clean = clean_run
+    assert sorted(result.parts_run) == [0, 1, 2]
+    assert digests(out) == digests(clean_out)
+    assert result.manifest["stages"] == clean.manifest["stages"]
+
+
+def test_a_failed_part_starts_no_other_and_the_rerun_completes_the_run(clean_run, many_inputs, tmp_path, monkeypatch):
+    from interleaf.pipeline import run as run_module
+
+    real, started = run_module.run_part, []
+
+    def failing_first(part, *args):
+        started.append(part)
+        if len(started) == 1:
+            raise ConnectionError("injected: the job was cancelled")
+        return real(part, *args)
+
+    monkeypatch.setattr(run_module, "run_part", failing_first)
+    out = tmp_path / "failed"
+    with pytest.raises(ConnectionError, match="injected"):
+        run([str(many_inputs)], str(out), RunConfig(), ["--runner", "DirectRunner"], num_parts=3)
+    assert started == [0]
+    monkeypatch.undo()
+    resumed = run([str(many_inputs)], str(out), RunConfig(), ["--runner", "DirectRunner"], num_parts=3)
+    assert sorted(resumed.parts_run) == [0, 1, 2]
+    assert digests(out) == digests(clean_run[0])
+
+
 def test_other_options_refuse_to_resume(clean_run, many_inputs):
     out, _ = clean_run
     config = RunConfig()
