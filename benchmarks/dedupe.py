@@ -150,6 +150,7 @@ def scale_run(kind: str, n_docs: int) -> dict:
 
     from interleaf.pipeline.dedupe import DedupeDocuments, DedupeImages, NearDupDocuments, RepeatedParagraphs
     from interleaf.pipeline.dedupe_logic import DedupeConfig
+    from interleaf.pipeline.run import LOCAL_RUNNER
 
     config = DedupeConfig(match_mirrored=False)  # synthetic items have hashes, no pixels
     stages = {
@@ -159,7 +160,7 @@ def scale_run(kind: str, n_docs: int) -> dict:
         "images": DedupeImages(config),
     }
     start = time.perf_counter()
-    p = beam.Pipeline(options=PipelineOptions(runner="DirectRunner"))
+    p = beam.Pipeline(options=PipelineOptions(runner=LOCAL_RUNNER))
     docs = p | beam.Create(list(range(n_docs // CHUNK))) | beam.FlatMap(synthetic_docs)
     if kind == "baseline":  # Beam's own cost: move every document through one shuffle
         kept = docs | "Key" >> beam.Map(lambda d: (d.id, d)) | beam.GroupByKey() | "Values" >> beam.Map(lambda kv: kv[1])

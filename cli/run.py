@@ -10,7 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "run",
         help="run the pipeline: WARC/HTML inputs -> webdataset shards + manifest",
         description="Run the pipeline. Flags this command does not know (--runner, --project, "
-        "--direct_running_mode, ...) are passed to Beam's PipelineOptions; the runner defaults to DirectRunner.",
+        "--direct_running_mode, ...) are passed to Beam's PipelineOptions; the runner defaults to DirectRunner "
+        "(Beam's FnApiRunner, its engine for batch jobs, never its download of Prism).",
     )
     p.add_argument("--input", "-i", action="append", required=True, help="WARC/HTML file, glob or folder (repeatable)")
     p.add_argument("--output", "-o", required=True, help="run folder (local, gs://, s3://)")

@@ -40,7 +40,7 @@ from .inputs import InputFile, expand_inputs, is_record_list
 from .read import ReadInputs
 from .shards import ShardInfo
 from .stage import Stage
-from .transforms import WriteRecords, WriteShards, keep_sample
+from .transforms import WriteRecords, WriteShards, record_lines
 
 # Funnel order of the stages in the manifest.
 STAGES = (
@@ -58,6 +58,10 @@ STAGES = (
     "filter",
 )
 OUTPUT_FOLDERS = ("shards", "documents", "dropped", "errors", "_work")
+# The DirectRunner's own engine for batch pipelines, named directly: Beam's DirectRunner first
+# tries its Prism runner, which downloads a binary from GitHub at every run (offline it fails
+# after the attempt; online the job runs on Prism, where the direct_* options do not apply).
+LOCAL_RUNNER = "FnApiRunner"
 
 
 @dataclass
@@ -73,24 +77,18 @@ def build_pipeline(
     """The graph of one part: ``files`` are its own files plus every listing and index, whose
     rows the workers filter down to the part's."""
     read = ReadInputs(part, num_parts, config.cc_prefix, config.html_base_url)
-    pages, stored_images, *read_out = p | "Files" >> beam.Create(files) | "Read" >> read
+    pages, stored_images, *read_out = p | "Files" >> beam.Create(files, reshuffle=False) | "Read" >> read
     docs, *extract_out = pages | "Extract" >> Stage("extract", functools.partial(page_to_document, config=config.extract))
     docs, *stages_out = (docs, stored_images) | "Documents" >> DocumentStages(config)
     outs = [read_out, extract_out, stages_out]
 
     shard_infos = docs | "Shards" >> WriteShards(out_dir, part, config.shards)
-    dropped = [d for d, _ in outs] | "AllDropped" >> beam.Flatten() | "Sample" >> beam.Filter(
-        keep_sample, config.dropped_sample_rate
-    )
-    errors = [e for _, e in outs] | "AllErrors" >> beam.Flatten()
+    # One Flatten of every record for the run folder: each one it passes is materialised once.
+    records = [shard_infos] + [pcoll for out in outs for pcoll in out]
     (
-        (
-            # Shard infos go through files: the manifest is assembled by the driver after the run.
-            shard_infos | "ShardInfoJson" >> beam.Map(lambda s: ("_work", json.dumps(s.to_dict(), sort_keys=True))),
-            dropped | "DroppedJson" >> beam.Map(lambda r: ("dropped", r.to_json())),
-            errors | "ErrorsJson" >> beam.Map(lambda r: ("errors", r.to_json())),
-        )
+        records
         | "AllRecords" >> beam.Flatten()
+        | "Lines" >> beam.FlatMap(record_lines, config.dropped_sample_rate)
         | "WriteRecords" >> WriteRecords(out_dir, part)
     )
 
@@ -152,9 +150,9 @@ def run(
     """Run every part not yet complete, ``parallel_parts`` at a time (each its own Beam job: on
     Dataflow or Flink several jobs share the cluster instead of waiting for one another)."""
     options = PipelineOptions(beam_args or [])
-    if not options.view_as(StandardOptions).runner:
-        # The default must be explicit: Beam's Prism runner downloads a binary and fails offline.
-        options.view_as(StandardOptions).runner = "DirectRunner"
+    standard = options.view_as(StandardOptions)
+    if standard.runner in (None, "DirectRunner"):
+        standard.runner = LOCAL_RUNNER
     files = expand_inputs(inputs)
     lists = [f for f in files if is_record_list(f.path)]  # every part reads them, keeping its rows
     fp = fingerprint({"config": config.to_dict(), "num_parts": num_parts})

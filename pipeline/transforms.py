@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import posixpath
 import zlib
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -15,8 +16,8 @@ from interleaf.schemas import Dropped
 from .image_join import ImageOutcome, NodeOutcome, normalize_outcome, pick_body
 from .download import DownloadConfig, DownloadImagesDoFn
 from .images import ImageConfig
-from .shards import ShardConfig, sample_size, shard_count, shard_of, write_shard
-from .stage import Counters
+from .shards import ShardConfig, ShardInfo, sample_size, shard_count, shard_of, write_shard
+from .stage import Counters, ErrorRecord
 
 
 FETCH = "fetch"
@@ -143,6 +144,18 @@ def keep_sample(record: Dropped, rate: float) -> bool:
         return True
     key = (record.doc_id + record.url).encode()
     return int(hashlib.sha1(key).hexdigest()[:8], 16) / 0xFFFFFFFF < rate
+
+
+def record_lines(record: ShardInfo | Dropped | ErrorRecord, dropped_rate: float) -> Iterator[tuple[str, str]]:
+    """A record for the run folder -> (folder, JSON line): every error, a sample of the dropped
+    records, and shard infos, which go through files to the driver that assembles the manifest."""
+    if isinstance(record, ShardInfo):
+        yield "_work", json.dumps(record.to_dict(), sort_keys=True)
+    elif isinstance(record, Dropped):
+        if keep_sample(record, dropped_rate):
+            yield "dropped", record.to_json()
+    else:
+        yield "errors", record.to_json()
 
 
 RECORD_FILES = 8  # files per folder and part: enough to spread the writing, few enough to read

@@ -133,11 +133,12 @@ def run_transform(transform, docs: list[Document], tmp_path: Path) -> tuple[list
     bytes), dropped and error records as dicts, and the finished Beam result for its counters."""
     import apache_beam as beam
     from apache_beam.testing.test_pipeline import TestPipeline
+    from interleaf.pipeline.run import LOCAL_RUNNER
 
     tmp_path.mkdir(parents=True, exist_ok=True)
     # Documents go through a file: Beam would pickle and compress created values into the graph many times.
     (tmp_path / "docs.pkl").write_bytes(pickle.dumps(docs))
-    p = TestPipeline(runner="DirectRunner")
+    p = TestPipeline(runner=LOCAL_RUNNER)
     outputs = (
         p
         | beam.Create([str(tmp_path / "docs.pkl")])

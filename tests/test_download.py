@@ -192,12 +192,13 @@ def test_beam_dofn_outputs_and_counts(server):
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.testing.test_pipeline import TestPipeline
+    from interleaf.pipeline.run import LOCAL_RUNNER
     from apache_beam.testing.util import assert_that, equal_to
 
     from interleaf.pipeline.download import DownloadImagesDoFn
 
     urls = [server.url(p) for p in ["/img/b1.jpg", "/img/b2.jpg", "/missing", "/html", "/redirect-to?http://10.9.9.9/"]]
-    p = TestPipeline(runner="DirectRunner")
+    p = TestPipeline(runner=LOCAL_RUNNER)
     out = (
         p
         | beam.Create(urls)

@@ -24,6 +24,7 @@ def test_filter_stage_on_the_direct_runner():
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.testing.test_pipeline import TestPipeline
+    from interleaf.pipeline.run import LOCAL_RUNNER
     from apache_beam.testing.util import assert_that, equal_to
 
     from interleaf.pipeline.stage import Stage
@@ -35,7 +36,7 @@ def test_filter_stage_on_the_direct_runner():
         _doc(3, PROSE, images=0),  # too_few_images
         _doc(4, "Home", images=0),  # empty
     ]
-    p = TestPipeline(runner="DirectRunner")
+    p = TestPipeline(runner=LOCAL_RUNNER)
     kept, dropped, errors = p | beam.Create(docs) | Stage(STAGE, functools.partial(filter_document, config=FilterConfig()))
     assert_that(kept | "Ids" >> beam.Map(lambda d: (d.id, d.lang, len(d.texts))), equal_to([("d0", "en", 1), ("d1", "en", 1)]), label="kept")
     assert_that(

@@ -69,6 +69,23 @@ def test_dropped_records_match_the_counters(sample_run):
     assert written == counted
 
 
+def test_record_lines_sample_dropped_records_and_keep_every_error_and_shard():
+    from interleaf.pipeline.shards import ShardInfo
+    from interleaf.pipeline.stage import ErrorRecord
+    from interleaf.pipeline.transforms import record_lines
+    from interleaf.schemas import Dropped
+
+    drops = [Dropped("filter", "too_few_words", doc_id=f"{i:040x}") for i in range(400)]
+    records = drops + [ErrorRecord("read", "a.warc", "DamagedWarc: cut", ""), ShardInfo("s.tar", "ab", 3, 2, 10)]
+    lines = [line for r in records for line in record_lines(r, 0.25)]
+    folders = collections.Counter(folder for folder, _ in lines)
+    assert folders["errors"] == 1 and folders["_work"] == 1
+    assert 60 < folders["dropped"] < 140  # a quarter of 400, by id hash
+    assert lines == [line for r in records for line in record_lines(r, 0.25)]  # the same sample every run
+    assert json.loads(lines[-1][1])["name"] == "s.tar"
+    assert sum(1 for r in drops for _ in record_lines(r, 1.0)) == 400
+
+
 def test_shards_read_back_with_webdataset_alone(sample_run):
     """No interleaf code on the read path: webdataset, json and Pillow only."""
     import webdataset as wds

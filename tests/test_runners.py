@@ -95,3 +95,27 @@ def test_the_pipeline_does_not_import_torch():
     code = "import sys, interleaf.pipeline.run, interleaf.cli; print(sorted(m for m in ('torch', 'webdataset') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("runner_args", [[], ["--runner", "DirectRunner"]])
+def test_the_local_default_never_tries_prism(runner_args, tmp_path, monkeypatch):
+    """Beam's DirectRunner first tries Prism, which downloads a binary from GitHub at every run;
+    the local default runs on the FnApiRunner directly."""
+    from apache_beam.runners.portability import prism_runner
+
+    from interleaf.pipeline.run import run
+
+    tried = []
+
+    def refuse(self, *args, **kwargs):
+        tried.append(self)
+        raise RuntimeError("Prism was tried")
+
+    monkeypatch.setattr(prism_runner.PrismRunner, "run_pipeline", refuse)
+    page = tmp_path / "pages" / "a.html"
+    page.parent.mkdir()
+    page.write_text("<html><body><p>" + "A short page about flamingos. " * 40 + "</p></body></html>")
+    result = run([str(page.parent)], str(tmp_path / "out"), RunConfig(), runner_args)
+    assert tried == []
+    assert result.manifest["options"]["runner"] == "FnApiRunner"
+    assert result.manifest["stages"]["read"]["in"] == 1
