@@ -15,7 +15,8 @@ WARCs:
 The Beam overhead is (beam time) / (loop time) per core: for beam-mp, twice its wall time. CPU
 seconds (all threads and worker processes) are printed too: on a shared machine they vary less.
 Each run of Beam pays a fixed cost (building the graph, the runner's planning of ~100
-transforms), so the one-copy corpus is timed as well and the per-page ratio beyond it printed.
+transforms, for beam-mp starting the worker processes), so the one-copy corpus is timed as well
+and the per-page ratio beyond it printed for both Beam modes.
 
     python benchmarks/pipeline.py --copies 96 --corpus /tmp/interleaf-corpus
 """
@@ -260,7 +261,7 @@ def main() -> None:
         warcs, pages = scaled_corpus(args.copies, corpus)
         config = RunConfig()
         rows = runners(work, warcs, config, args.repeat, multi=True)
-        one = runners(work, warcs[:1], config, args.repeat, multi=False)
+        one = runners(work, warcs[:1], config, args.repeat, multi=True)
         _, t_loop, cpu_loop, _ = rows["loop (floor)"]
         print(f"pages: {pages} ({args.copies} copies of the sample corpus); machine cores: {os.cpu_count()}")
         print(f"{'runner':<24}{'cores':>6}{'wall s':>9}{'CPU s':>8}{'pages/s/core':>14}{'docs kept':>11}"
@@ -268,11 +269,14 @@ def main() -> None:
         for name, (cores, t, cpu, (kept, digest)) in rows.items():
             print(f"{name:<24}{cores:>6}{t:>9.2f}{cpu:>8.2f}{pages / t / cores:>14.1f}{kept:>11}"
                   f"{digest:>14}{t * cores / t_loop:>13.2f}{cpu / cpu_loop:>12.2f}")
-        # Per page, without the cost every run pays once: the difference to a one-copy run.
-        (_, l1, _, _), (_, b1, _, _) = one["loop (floor)"], one["beam in-process"]
-        _, b, _, _ = rows["beam in-process"]
-        print(f"one copy: loop {l1:.2f} s, beam in-process {b1:.2f} s (a fixed cost of about {b1 - l1:.1f} s a run)")
-        print(f"beam in-process per page beyond one copy: {(b - b1) / (t_loop - l1):.2f}x the loop")
+        # Per page, without the cost every run pays once (building and planning the job, starting
+        # workers): the difference to a one-copy run, per core.
+        _, l1, _, _ = one["loop (floor)"]
+        for name in ("beam in-process", "beam multi_processing"):
+            cores, b, _, _ = rows[name]
+            _, b1, _, _ = one[name]
+            print(f"{name}: one copy {b1:.2f} s against the loop's {l1:.2f} s (a fixed cost of about "
+                  f"{b1 - l1:.1f} s a run); per page beyond one copy {(b - b1) * cores / (t_loop - l1):.2f}x the loop per core")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
