@@ -13,8 +13,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from interleaf.schemas import Dropped
 
+from .download import DownloadConfig, DownloadImagesDoFn, FetchResult
 from .image_join import ImageOutcome, NodeOutcome, normalize_outcome, pick_body
-from .download import DownloadConfig, DownloadImagesDoFn
 from .images import ImageConfig
 from .shards import ShardConfig, ShardInfo, sample_size, shard_count, shard_of, write_shard
 from .stage import Counters, ErrorRecord
@@ -65,16 +65,14 @@ def _per_ref(url: str, refs, outcome: ImageOutcome):
         yield doc_id, NodeOutcome(index, url, outcome)
 
 
-def _fetched_outcomes(element, config: ImageConfig):
-    """(url, {refs: [refs], fetched: [FetchResult]}) -> (doc id, NodeOutcome) per ref."""
-    url, grouped = element
-    (refs,) = grouped["refs"]
-    (result,) = grouped["fetched"]
+def _fetched_outcomes(element: tuple[list, FetchResult], config: ImageConfig):
+    """(the refs of one downloaded URL, its FetchResult) -> (doc id, NodeOutcome) per ref."""
+    refs, result = element
     if result.ok:
         outcome = normalize_outcome(result.data, config)
     else:
         outcome = ImageOutcome(None, result.reason, result.detail)
-    yield from _per_ref(url, refs, outcome)
+    yield from _per_ref(result.url, refs, outcome)
 
 
 class ResolveImages(beam.PTransform):
@@ -101,11 +99,10 @@ class ResolveImages(beam.PTransform):
         )
         if self.download is None:
             return resolved.outcomes
-        to_fetch = resolved[FETCH]
-        fetched = to_fetch | "Urls" >> beam.Keys() | "Download" >> beam.ParDo(DownloadImagesDoFn(self.download))
+        # Each URL is normalised where it was downloaded: its raw bytes never cross a shuffle.
         downloaded = (
-            {"refs": to_fetch, "fetched": fetched}
-            | "FetchedByUrl" >> beam.CoGroupByKey()
+            resolved[FETCH]
+            | "Download" >> beam.ParDo(DownloadImagesDoFn(self.download))
             | "Normalise" >> beam.FlatMap(_fetched_outcomes, self.config)
         )
         return (resolved.outcomes, downloaded) | "AllOutcomes" >> beam.Flatten()

@@ -192,21 +192,21 @@ def test_beam_dofn_outputs_and_counts(server):
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.testing.test_pipeline import TestPipeline
-    from interleaf.pipeline.run import LOCAL_RUNNER
     from apache_beam.testing.util import assert_that, equal_to
 
     from interleaf.pipeline.download import DownloadImagesDoFn
+    from interleaf.pipeline.run import LOCAL_RUNNER
 
     urls = [server.url(p) for p in ["/img/b1.jpg", "/img/b2.jpg", "/missing", "/html", "/redirect-to?http://10.9.9.9/"]]
     p = TestPipeline(runner=LOCAL_RUNNER)
     out = (
         p
-        | beam.Create(urls)
+        | beam.Create([(url, i) for i, url in enumerate(urls)])
         | beam.ParDo(DownloadImagesDoFn(FAST, batch_size=2))
-        | beam.MapTuple(lambda url, r: (url, r.reason))
+        | beam.MapTuple(lambda i, r: (i, r.url, r.reason))
     )
-    assert_that(out, equal_to([(urls[0], None), (urls[1], None), (urls[2], "http_4xx"), (urls[3], "not_image"),
-                               (urls[4], "blocked_address")]))  # fmt: skip
+    reasons = [None, None, "http_4xx", "not_image", "blocked_address"]
+    assert_that(out, equal_to([(i, url, reason) for i, (url, reason) in enumerate(zip(urls, reasons))]))
     result = p.run()
     result.wait_until_finish()
     counters = {
@@ -265,3 +265,45 @@ def test_https_connects_to_checked_address_and_verifies_the_hostname(tmp_path):
         assert wrong_name.reason == "tls_error" and "doesn't match 'img.test'" in wrong_name.detail
         untrusted = fetch(srv.url("/img/tls.jpg", "img.test"), replace(config, ca_certs=None), resolver)
         assert untrusted.reason == "tls_error" and "CERTIFICATE_VERIFY_FAILED" in untrusted.detail
+
+
+def test_pipeline_downloads_normalises_and_accounts_for_every_image(server, tmp_path):
+    """download_images: a page's images come from the network, each normalised where it was fetched;
+    the failures leave the document as image-level drops with the download's reason."""
+    import io
+    import json
+    import tarfile
+
+    from PIL import Image
+
+    from interleaf.pipeline.config import RunConfig
+    from interleaf.pipeline.run import run
+
+    prose = [
+        "The flamingo stood on one leg in the shallow water of the lake, looking for the small shrimp that give the bird its pink colour.",
+        "When the wind rose in the afternoon, the whole flock took off at once and flew low over the water towards the far shore.",
+        "Nobody knows for sure why they stand on one leg, but it may help them to keep warm while they rest in the cold water.",
+        "In the evening the birds gathered again near the reeds, and the keepers counted more than two hundred of them.",
+    ]  # fmt: skip
+    images = [server.url("/img/colony.jpg"), server.url("/missing"), server.url("/html")]
+    body = "".join(f"<p>{text}</p><img src='{url}' alt='picture {i}'>" for i, (text, url) in enumerate(zip(prose, images)))
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "lake.html").write_text(f"<html><head><title>Lake</title></head><body>{body}<p>{prose[3]}</p></body></html>")
+    config = RunConfig(download_images=True, download=FAST)
+    result = run([str(pages)], str(tmp_path / "out"), config)
+
+    stages = result.manifest["stages"]
+    assert stages["download"] == {"in": 3, "kept": 1, "errors": 0, "dropped": {"http_4xx": 1, "not_image": 1},
+                                  "nodes_dropped": {}}  # fmt: skip
+    assert stages["images"]["nodes_dropped"]["image"] == {"http_4xx": 1, "not_image": 1}
+    assert result.manifest["totals"]["documents"] == 1 and result.manifest["totals"]["images"] == 1
+    assert server.state.hits["/img/colony.jpg"] == 1  # fetched once
+    [shard] = (tmp_path / "out" / "shards").glob("*.tar")
+    with tarfile.open(shard) as tar:
+        members = {m.name.split(".", 1)[1]: tar.extractfile(m).read() for m in tar.getmembers()}
+    doc = json.loads(members["json"])
+    [node] = [n for n in doc["nodes"] if n["type"] == "image"]
+    assert node["url"] == images[0] and node["alt"] == "picture 0"
+    picture = Image.open(io.BytesIO(members[node["member"]]))
+    assert picture.size == (node["width"], node["height"]) == Image.open(io.BytesIO(server.state.image)).size
