@@ -159,6 +159,8 @@ def run(
     parts = split_parts([f for f in files if f not in lists], num_parts)
     manifests = [completed_part(out_dir, part, fp) for part in range(num_parts)]  # a mismatch stops here
     ran = [part for part, done in enumerate(manifests) if done is None]
+    # Parts run in pool threads even one at a time: a Ctrl-C in the thread that runs Beam's
+    # FnApiRunner leaves it hung, while here the part under way finishes and the run then stops.
     with ThreadPoolExecutor(max_workers=max(1, parallel_parts)) as pool:
         jobs = {
             part: pool.submit(run_part, part, num_parts, parts[part] + lists, out_dir, config, options, fp)
