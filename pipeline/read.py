@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import io
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Iterator
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.utils.windowed_value import WindowedValue
 
 from interleaf.schemas import Dropped
 
@@ -18,6 +21,7 @@ from .stage import DROPPED, ERRORS, Counters, ErrorRecord
 
 IMAGES = "images"
 INPUTS_STAGE = "inputs"
+RECORD_READS_IN_FLIGHT = 16  # byte-range reads per reader; each waits on one request
 
 
 def _error(stage: str, key: str, e: Exception) -> beam.pvalue.TaggedOutput:
@@ -77,45 +81,83 @@ class KeepFirst(beam.DoFn):
             yield beam.pvalue.TaggedOutput(DROPPED, drop)
 
 
-class ReadFiles(beam.DoFn):
-    """InputFile -> Page (main), WarcImage (tag 'images'), Dropped, ErrorRecord."""
+def _fetched_records(fetch: Future, element: InputFile) -> Iterator:
+    """The records of one byte range, once its read is done (a failed read raises here)."""
+    yield from iter_warc(io.BytesIO(fetch.result()), element.path, base_offset=element.offset)
 
-    def __init__(self, html_base_url: str | None = None) -> None:
+
+class ReadFiles(beam.DoFn):
+    """InputFile -> Page (main), WarcImage (tag 'images'), Dropped, ErrorRecord.
+
+    Single records (an index's rows) are read by byte range, ``reads_in_flight`` at a time: each is
+    one request to where the WARC lives (the public crawl's HTTPS server, an object store), so one
+    at a time a reader would mostly wait.
+    """
+
+    def __init__(self, html_base_url: str | None = None, reads_in_flight: int = RECORD_READS_IN_FLIGHT) -> None:
         self.html_base_url = html_base_url
+        self.reads_in_flight = reads_in_flight
 
     def setup(self) -> None:
         self.counters = Counters(STAGE)
+        self.pool = ThreadPoolExecutor(self.reads_in_flight, thread_name_prefix="read-range")
 
-    def process(self, element: InputFile):
-        path, root, offset, length = element
+    def start_bundle(self) -> None:
+        self.records: list[tuple[InputFile, Any, Any]] = []
+
+    def process(self, element: InputFile, window=beam.DoFn.WindowParam, timestamp=beam.DoFn.TimestampParam):
+        if element.offset is None:
+            yield from self._read(element, self._whole_file(element))
+            return
+        self.records.append((element, timestamp, window))
+        if len(self.records) >= 4 * self.reads_in_flight:
+            yield from self._read_records()
+
+    def finish_bundle(self):
+        yield from self._read_records()
+
+    def teardown(self) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def _whole_file(self, element: InputFile) -> Iterator:
+        path, root, _, _ = element
+        if is_warc(path):
+            with open_raw(path) as f:
+                yield from iter_warc(f, path)
+        else:
+            with FileSystems.open(path) as f:
+                yield read_html_file(f, path, html_file_url(path, root, self.html_base_url))
+
+    def _read_records(self):
+        """The buffered records, their ranges fetched concurrently, their outputs in their windows."""
+        batch, self.records = self.records, []
+        fetches = [(self.pool.submit(read_range, e.path, e.offset, e.length), e, t, w) for e, t, w in batch]
+        for fetch, element, timestamp, window in fetches:
+            for out in self._read(element, _fetched_records(fetch, element)):
+                tag, value = (out.tag, out.value) if isinstance(out, beam.pvalue.TaggedOutput) else (None, out)
+                windowed = WindowedValue(value, timestamp, [window])
+                yield windowed if tag is None else beam.pvalue.TaggedOutput(tag, windowed)
+
+    def _read(self, element: InputFile, records: Iterator):
+        """The records of a file or of one record's range, split by kind; a fault (raised while
+        iterating) is one error for the file or record, after the records read before it."""
         try:
-            if offset is not None:
-                record = io.BytesIO(read_range(path, offset, length))
-                yield from self._emit_all(iter_warc(record, path, base_offset=offset))
-            elif is_warc(path):
-                with open_raw(path) as f:
-                    yield from self._emit_all(iter_warc(f, path))
-            else:
-                with FileSystems.open(path) as f:
-                    yield from self._emit_all([read_html_file(f, path, html_file_url(path, root, self.html_base_url))])
+            for record in records:
+                self.counters.inc("in")
+                if isinstance(record, Dropped):
+                    self.counters.count_drops([record])
+                    yield beam.pvalue.TaggedOutput(DROPPED, record)
+                elif isinstance(record, WarcImage):
+                    self.counters.inc("kept")
+                    yield beam.pvalue.TaggedOutput(IMAGES, record)
+                else:
+                    assert isinstance(record, Page)
+                    self.counters.inc("kept")
+                    yield record
         except Exception as e:  # noqa: BLE001 - a damaged file is one error, its good records were kept
             self.counters.inc("in")
             self.counters.inc("errors")
             yield _error(STAGE, element.key, e)
-
-    def _emit_all(self, records):
-        for record in records:
-            self.counters.inc("in")
-            if isinstance(record, Dropped):
-                self.counters.count_drops([record])
-                yield beam.pvalue.TaggedOutput(DROPPED, record)
-            elif isinstance(record, WarcImage):
-                self.counters.inc("kept")
-                yield beam.pvalue.TaggedOutput(IMAGES, record)
-            else:
-                assert isinstance(record, Page)
-                self.counters.inc("kept")
-                yield record
 
 
 class ReadInputs(beam.PTransform):

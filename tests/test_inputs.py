@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import http.server
 import json
 import threading
+import time
+from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -53,14 +56,39 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture(scope="module")
-def warc_server():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
+class SlowRangeHandler(RangeHandler):
+    """RangeHandler taking 50 ms a request, counting the requests in progress at once."""
+
+    lock = threading.Lock()
+    active = peak = 0
+
+    def do_GET(self):  # noqa: N802
+        cls = type(self)
+        with cls.lock:
+            cls.active += 1
+            cls.peak = max(cls.peak, cls.active)
+        try:
+            time.sleep(0.05)
+            super().do_GET()
+        finally:
+            with cls.lock:
+                cls.active -= 1
+
+
+@contextlib.contextmanager
+def serving(handler: type) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
+
+
+@pytest.fixture(scope="module")
+def warc_server():
+    with serving(RangeHandler) as url:
+        yield url
 
 
 def test_listing_resolves_relative_paths(tmp_path):
@@ -149,6 +177,17 @@ def test_index_run_over_http_matches_the_whole_file_run(warc_server, sample_run,
     assert result.manifest["totals"] == whole["totals"]
     # the same documents and images; source paths name the HTTP copy instead of the local file
     assert [s["count"] for s in result.manifest["shards"]] == [s["count"] for s in whole["shards"]]
+
+
+def test_index_records_are_read_many_at_a_time(sample_run, tmp_path):
+    """Each record is one request: a reader keeps several in flight instead of waiting on each."""
+    index = tmp_path / "sample.csv"
+    rows = index_lines("sample.warc.gz")
+    index.write_text("\n".join([HEADER, *rows]) + "\n")
+    with serving(SlowRangeHandler) as url:
+        result = run([str(index)], str(tmp_path / "out"), RunConfig(cc_prefix=f"{url}/"))
+    assert SlowRangeHandler.peak >= 4
+    assert result.manifest["stages"]["read"] == load_manifest(sample_run)["stages"]["read"]
 
 
 def test_indexes_expand_in_the_workers_into_parts_with_every_row_accounted_for(sample_run, tmp_path):
