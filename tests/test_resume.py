@@ -1,7 +1,8 @@
-"""Runs split into parts resume after a kill; retried bundles leave no trace in the output."""
+"""Runs split into parts resume after a kill or a failed part; retried bundles leave no trace in the output."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -11,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import REPO, SAMPLE_WARC
+import faults
+from conftest import REPO, SAMPLE_WARC, load_manifest
 from interleaf.pipeline import transforms
 from interleaf.pipeline.config import RunConfig
 from interleaf.pipeline.inputs import InputFile
@@ -137,26 +139,41 @@ def test_killed_run_resumes_to_the_same_shards(clean_run, many_inputs, tmp_path)
     assert not list(out.rglob("*.tmp"))
 
 
+def flaky_shard_writes(monkeypatch, markers) -> None:
+    """Each shard write fails on its first attempt, in this process and in runner workers."""
+    markers.mkdir()
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    flaky = functools.partial(faults.fail_once, real=transforms.write_shard, markers=str(markers), key=faults.shard_key)
+    monkeypatch.setattr(transforms, "write_shard", flaky)
+
+
 def test_failed_bundles_are_retried_without_a_trace(tmp_path, monkeypatch):
     """The bundle-based DirectRunner retries a failed bundle, as Dataflow does: each shard write
     fails on its first attempt, and the output is still identical to a clean run's."""
-    failed = tmp_path / "failed"
-    failed.mkdir()
-    real = transforms.write_shard
-
-    def flaky(out_dir, part, index, docs):
-        marker = failed / f"{part}-{index}"
-        if not marker.exists():
-            marker.touch()
-            raise ConnectionError("injected: storage write failed")
-        return real(out_dir, part, index, docs)
-
-    monkeypatch.setattr(transforms, "write_shard", flaky)
+    flaky_shard_writes(monkeypatch, tmp_path / "failed")
     out = tmp_path / "flaky"
     result = run([str(SAMPLE_WARC)], str(out), RunConfig(), ["--runner", "BundleBasedDirectRunner"])
     monkeypatch.undo()
-    assert list(failed.iterdir()), "the fault was never injected"
+    assert list((tmp_path / "failed").iterdir()), "the fault was never injected"
     clean = tmp_path / "clean"
     run([str(SAMPLE_WARC)], str(clean), RunConfig(), ["--runner", "BundleBasedDirectRunner"])
     assert digests(out) == digests(clean) and digests(out)
     assert result.manifest["stages"] == json.loads((clean / "manifest.json").read_text())["stages"]
+
+
+def test_a_fault_in_a_multiprocessing_worker_fails_the_part_and_the_rerun_completes_it(sample_run, tmp_path, monkeypatch):
+    """The DirectRunner's engine retries no bundle, in multi_processing mode either: a shard write
+    that fails in a worker process fails the part, which leaves no completion marker, and the rerun
+    redoes it to the shards of a clean run."""
+    flaky_shard_writes(monkeypatch, tmp_path / "failed")
+    out = tmp_path / "flaky"
+    args = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    with pytest.raises(Exception, match="injected: storage write failed"):
+        run([str(SAMPLE_WARC)], str(out), RunConfig(), args)
+    [marker] = (tmp_path / "failed").iterdir()
+    assert marker.name == "0-0" and int(marker.read_text()) != os.getpid()  # it failed in a worker process
+    assert not (out / "parts").exists()
+    resumed = run([str(SAMPLE_WARC)], str(out), RunConfig(), args)
+    assert resumed.parts_run == [0]
+    assert digests(out) == digests(sample_run) and digests(out)
+    assert resumed.manifest["stages"] == load_manifest(sample_run)["stages"]
