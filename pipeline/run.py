@@ -151,7 +151,7 @@ def run(
     Dataflow or Flink several jobs share the cluster instead of waiting for one another)."""
     options = PipelineOptions(beam_args or [])
     standard = options.view_as(StandardOptions)
-    if standard.runner in (None, "DirectRunner"):
+    if standard.runner is None or str(standard.runner).split(".")[-1].lower() in ("direct", "directrunner"):
         standard.runner = LOCAL_RUNNER
     files = expand_inputs(inputs)
     lists = [f for f in files if is_record_list(f.path)]  # every part reads them, keeping its rows

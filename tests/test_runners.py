@@ -97,7 +97,7 @@ def test_the_pipeline_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize("runner_args", [[], ["--runner", "DirectRunner"]])
+@pytest.mark.parametrize("runner_args", [[], ["--runner", "DirectRunner"], ["--runner=direct"]])
 def test_the_local_default_never_tries_prism(runner_args, tmp_path, monkeypatch):
     """Beam's DirectRunner first tries Prism, which downloads a binary from GitHub at every run;
     the local default runs on the FnApiRunner directly."""
