@@ -30,6 +30,7 @@ import io
 import os
 import resource
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -219,7 +220,8 @@ def shard_digest(out: Path) -> str:
 
 
 def runners(work: Path, warcs: list[str], config: RunConfig, repeat: int, multi: bool) -> dict[str, tuple]:
-    """name -> (cores, wall s, CPU s, (documents kept, shard digest)) for the loop and the Beam runners."""
+    """name -> (cores, wall s, CPU s, (documents kept, shard digest)) of the fastest run, for the loop
+    and the Beam runners; and each round's walls (name -> wall s)."""
 
     def loop():
         out = work / "loop"
@@ -240,12 +242,15 @@ def runners(work: Path, warcs: list[str], config: RunConfig, repeat: int, multi:
     # Rounds of one run each, the fastest run of each kept: this machine's speed drifts over
     # minutes, and interleaving spreads the drift over all runners alike.
     best: dict[str, tuple] = {}
+    rounds: list[dict[str, float]] = []
     for _ in range(repeat):
+        rounds.append({})
         for name, cores, fn in todo:
             wall, cpu, value = timed(fn)
+            rounds[-1][name] = wall
             if name not in best or wall < best[name][1]:
                 best[name] = (cores, wall, cpu, value)
-    return best
+    return best, rounds
 
 
 def main() -> None:
@@ -260,8 +265,9 @@ def main() -> None:
         corpus.mkdir(parents=True, exist_ok=True)
         warcs, pages = scaled_corpus(args.copies, corpus)
         config = RunConfig()
-        rows = runners(work, warcs, config, args.repeat, multi=True)
-        one = runners(work, warcs[:1], config, args.repeat, multi=True)
+        runners(work, warcs[:1], config, 1, multi=False)  # warm-up: models loaded, lazy imports done
+        rows, rounds = runners(work, warcs, config, args.repeat, multi=True)
+        one, _ = runners(work, warcs[:1], config, args.repeat, multi=True)
         _, t_loop, cpu_loop, _ = rows["loop (floor)"]
         print(f"pages: {pages} ({args.copies} copies of the sample corpus); machine cores: {os.cpu_count()}")
         print(f"{'runner':<24}{'cores':>6}{'wall s':>9}{'CPU s':>8}{'pages/s/core':>14}{'docs kept':>11}"
@@ -269,6 +275,12 @@ def main() -> None:
         for name, (cores, t, cpu, (kept, digest)) in rows.items():
             print(f"{name:<24}{cores:>6}{t:>9.2f}{cpu:>8.2f}{pages / t / cores:>14.1f}{kept:>11}"
                   f"{digest:>14}{t * cores / t_loop:>13.2f}{cpu / cpu_loop:>12.2f}")
+        # Each round's Beam runs against the loop run just before them: drift over minutes moves
+        # the fastest runs of different rounds, less so neighbours.
+        for name in ("beam in-process", "beam multi_processing"):
+            ratios = sorted(r[name] * rows[name][0] / r["loop (floor)"] for r in rounds)
+            print(f"{name}: x loop per core in each round {' '.join(f'{x:.2f}' for x in ratios)}"
+                  f" (median {statistics.median(ratios):.2f})")
         # Per page, without the cost every run pays once (building and planning the job, starting
         # workers): the difference to a one-copy run, per core.
         _, l1, _, _ = one["loop (floor)"]
