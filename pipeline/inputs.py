@@ -19,12 +19,15 @@ from __future__ import annotations
 
 import csv
 import gzip
+import http.client
 import io
 import json
 import posixpath
 import re
+import time
+import urllib.error
 import urllib.request
-from typing import IO, Iterator, NamedTuple
+from typing import IO, Callable, Iterator, NamedTuple, TypeVar
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -39,6 +42,7 @@ _CC_CDX = re.compile(r"cdx-\d+\.gz$")  # Common Crawl's own index files: CDXJ li
 CC_PREFIX = "https://data.commoncrawl.org/"
 USER_AGENT = "interleaf/0.1"
 _GLOB = re.compile(r"[*?\[]")
+T = TypeVar("T")
 
 
 class InputFile(NamedTuple):
@@ -64,20 +68,14 @@ def _is_http(path: str) -> bool:
 def open_raw(path: str) -> IO[bytes]:
     """A byte stream of the file as stored (no decompression: warcio reads gzip members itself)."""
     if _is_http(path):
-        return urllib.request.urlopen(urllib.request.Request(path, headers={"User-Agent": USER_AGENT}), timeout=60)
+        return io.BufferedReader(HttpReader(path), buffer_size=1 << 20)
     return FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
 
 
 def read_range(path: str, offset: int, length: int) -> bytes:
     """``length`` bytes of ``path`` from ``offset``: an HTTP Range request, or a seek."""
     if _is_http(path):
-        request = urllib.request.Request(
-            path, headers={"User-Agent": USER_AGENT, "Range": f"bytes={offset}-{offset + length - 1}"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            if response.status != 206:
-                raise IOError(f"{path}: the server ignored the byte range (HTTP {response.status})")
-            data = response.read()
+        data = _with_retries(path, lambda: _read_all(_http_get(path, offset, offset + length - 1)))
     else:
         with open_raw(path) as f:
             f.seek(offset)
@@ -85,6 +83,90 @@ def read_range(path: str, offset: int, length: int) -> bytes:
     if len(data) != length:
         raise IOError(f"{path}: wanted {length} bytes at {offset}, got {len(data)}")
     return data
+
+
+# The public crawl's server answers 503 ("slow down") under load and drops connections now and
+# then; readers at scale retry those with backoff, as Common Crawl asks.
+HTTP_ATTEMPTS = 5
+HTTP_BACKOFF = 1.0  # seconds before the second attempt, doubling after each failure
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class _Retryable(IOError):
+    """A failure worth another attempt: a busy server or a lost connection."""
+
+
+def _http_get(url: str, start: int = 0, end: int | None = None) -> http.client.HTTPResponse:
+    """GET ``url`` from byte ``start`` (to ``end``, inclusive); a ranged answer must be a 206."""
+    headers = {"User-Agent": USER_AGENT}
+    if start or end is not None:
+        headers["Range"] = f"bytes={start}-{'' if end is None else end}"
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
+    except urllib.error.HTTPError as e:
+        if e.code in RETRY_STATUSES:
+            raise _Retryable(f"{url}: HTTP {e.code}") from e
+        raise
+    except (urllib.error.URLError, OSError) as e:
+        raise _Retryable(f"{url}: {e}") from e
+    if "Range" in headers and response.status != 206:
+        response.close()
+        raise IOError(f"{url}: the server ignored the byte range (HTTP {response.status})")
+    return response
+
+
+def _read_all(response: http.client.HTTPResponse) -> bytes:
+    with response:
+        try:
+            return response.read()
+        except (http.client.HTTPException, OSError) as e:  # cut short: IncompleteRead, a reset
+            raise _Retryable(f"{response.url}: {type(e).__name__}: {e}") from e
+
+
+def _with_retries(url: str, attempt: Callable[[], T]) -> T:
+    for n in range(HTTP_ATTEMPTS):
+        try:
+            return attempt()
+        except _Retryable:
+            if n == HTTP_ATTEMPTS - 1:
+                raise
+            time.sleep(HTTP_BACKOFF * 2**n)
+    raise AssertionError("unreachable")
+
+
+class HttpReader(io.RawIOBase):
+    """A whole file over HTTP(S), streamed. A connection lost midway is taken up again by a Range
+    request from the byte reached, so one reset does not cost the rest of a 1 GB WARC."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.position = 0
+        self.response = _with_retries(url, lambda: _http_get(url))
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        for n in range(HTTP_ATTEMPTS):
+            try:
+                read = self.response.readinto(buffer)
+                if not read and len(buffer) and self.response.length:  # closed before its Content-Length
+                    raise http.client.IncompleteRead(b"", self.response.length)
+                self.position += read
+                return read
+            except (http.client.HTTPException, OSError) as e:  # IncompleteRead, a reset, a timeout
+                self.response.close()
+                if n == HTTP_ATTEMPTS - 1:
+                    raise IOError(f"{self.url}: lost at byte {self.position}: {type(e).__name__}: {e}") from e
+                time.sleep(HTTP_BACKOFF * 2**n)
+                self.response = _with_retries(self.url, lambda: _http_get(self.url, self.position))
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if not self.closed:
+            self.response.close()
+        super().close()
 
 
 class BadRow(NamedTuple):

@@ -8,6 +8,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.error
 from typing import Iterator
 
 import pyarrow as pa
@@ -17,7 +18,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from conftest import SAMPLE_WARC, load_manifest
 from interleaf.pipeline.config import RunConfig
-from interleaf.pipeline.inputs import BadRow, InputFile, expand_inputs, iter_list, read_range
+from interleaf.pipeline import inputs
+from interleaf.pipeline.inputs import BadRow, InputFile, expand_inputs, iter_list, open_raw, read_range
 from interleaf.pipeline.run import run
 
 
@@ -43,8 +45,8 @@ class RangeHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 - http.server's naming
         spec = self.headers.get("Range")
         if spec:
-            start, end = (int(x) for x in spec.removeprefix("bytes=").split("-"))
-            body, status = self.data[start : end + 1], 206
+            start, end = spec.removeprefix("bytes=").split("-")  # an open end: to the last byte
+            body, status = self.data[int(start) : int(end) + 1 if end else None], 206
         else:
             body, status = self.data, 200
         self.send_response(status)
@@ -73,6 +75,29 @@ class SlowRangeHandler(RangeHandler):
         finally:
             with cls.lock:
                 cls.active -= 1
+
+
+class FlakyHandler(RangeHandler):
+    """The sample WARC under /busy/ (the first request for each range gets a 503), /cut/ (the first
+    whole-file answer stops halfway, as a reset connection does) and /gone/ (404 always)."""
+
+    requests: list[tuple[str, str | None]] = []  # (path, Range header), in order
+
+    def do_GET(self):  # noqa: N802
+        self.requests.append((self.path, self.headers.get("Range")))
+        seen = self.requests.count(self.requests[-1])
+        if self.path.startswith("/gone/"):
+            self.send_error(404)
+        elif self.path.startswith("/busy/") and seen == 1:
+            self.send_error(503)
+        elif self.path.startswith("/cut/") and seen == 1 and not self.headers.get("Range"):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(self.data)))
+            self.end_headers()
+            self.wfile.write(self.data[: len(self.data) // 2])
+            self.close_connection = True
+        else:
+            super().do_GET()
 
 
 @contextlib.contextmanager
@@ -147,6 +172,36 @@ def test_read_range_over_http_and_files(warc_server):
     assert url.encode() in gzip.decompress(local)
     with pytest.raises(IOError, match="wanted"):
         read_range(str(SAMPLE_WARC), SAMPLE_WARC.stat().st_size - 10, 100)
+
+
+@pytest.fixture
+def flaky_server(monkeypatch):
+    monkeypatch.setattr(inputs, "HTTP_BACKOFF", 0.01)
+    FlakyHandler.requests = []
+    with serving(FlakyHandler) as url:
+        yield url
+
+
+def test_http_reads_retry_a_busy_server_and_take_up_a_cut_connection(flaky_server):
+    _, offset, length, _ = sample_index()[3]
+    assert read_range(f"{flaky_server}/busy/sample.warc.gz", offset, length) == read_range(str(SAMPLE_WARC), offset, length)
+    with open_raw(f"{flaky_server}/cut/sample.warc.gz") as f:
+        assert f.read() == SAMPLE_WARC.read_bytes()
+    half = SAMPLE_WARC.stat().st_size // 2
+    assert FlakyHandler.requests == [
+        ("/busy/sample.warc.gz", f"bytes={offset}-{offset + length - 1}"),
+        ("/busy/sample.warc.gz", f"bytes={offset}-{offset + length - 1}"),
+        ("/cut/sample.warc.gz", None),
+        ("/cut/sample.warc.gz", f"bytes={half}-"),  # from the byte reached, not from the start
+    ]
+    with pytest.raises(urllib.error.HTTPError, match="404"):  # not worth another attempt
+        read_range(f"{flaky_server}/gone/sample.warc.gz", offset, length)
+    assert FlakyHandler.requests[4:] == [("/gone/sample.warc.gz", f"bytes={offset}-{offset + length - 1}")]
+
+
+def test_a_run_over_a_flaky_server_loses_nothing(flaky_server, sample_run, tmp_path):
+    result = run([f"{flaky_server}/cut/sample.warc.gz"], str(tmp_path / "out"), RunConfig())
+    assert result.manifest["stages"] == load_manifest(sample_run)["stages"]
 
 
 def index_lines(name: str) -> list[str]:
