@@ -75,7 +75,7 @@ def open_raw(path: str) -> IO[bytes]:
 def read_range(path: str, offset: int, length: int) -> bytes:
     """``length`` bytes of ``path`` from ``offset``: an HTTP Range request, or a seek."""
     if _is_http(path):
-        data = _with_retries(path, lambda: _read_all(_http_get(path, offset, offset + length - 1)))
+        data = _with_retries(lambda: _read_all(_http_get(path, offset, offset + length - 1)))
     else:
         with open_raw(path) as f:
             f.seek(offset)
@@ -123,7 +123,8 @@ def _read_all(response: http.client.HTTPResponse) -> bytes:
             raise _Retryable(f"{response.url}: {type(e).__name__}: {e}") from e
 
 
-def _with_retries(url: str, attempt: Callable[[], T]) -> T:
+def _with_retries(attempt: Callable[[], T]) -> T:
+    """``attempt()``, again after a retryable failure, up to HTTP_ATTEMPTS times with backoff."""
     for n in range(HTTP_ATTEMPTS):
         try:
             return attempt()
@@ -142,7 +143,7 @@ class HttpReader(io.RawIOBase):
         super().__init__()
         self.url = url
         self.position = 0
-        self.response = _with_retries(url, lambda: _http_get(url))
+        self.response = _with_retries(lambda: _http_get(url))
 
     def readable(self) -> bool:
         return True
@@ -160,7 +161,7 @@ class HttpReader(io.RawIOBase):
                 if n == HTTP_ATTEMPTS - 1:
                     raise IOError(f"{self.url}: lost at byte {self.position}: {type(e).__name__}: {e}") from e
                 time.sleep(HTTP_BACKOFF * 2**n)
-                self.response = _with_retries(self.url, lambda: _http_get(self.url, self.position))
+                self.response = _with_retries(lambda: _http_get(self.url, self.position))
         raise AssertionError("unreachable")
 
     def close(self) -> None:
