@@ -219,7 +219,9 @@ def shard_digest(out: Path) -> str:
     return h.hexdigest()[:12]
 
 
-def runners(work: Path, warcs: list[str], config: RunConfig, repeat: int, multi: bool) -> dict[str, tuple]:
+def runners(
+    work: Path, warcs: list[str], config: RunConfig, repeat: int, multi: bool
+) -> tuple[dict[str, tuple], list[dict[str, float]]]:
     """name -> (cores, wall s, CPU s, (documents kept, shard digest)) of the fastest run, for the loop
     and the Beam runners; and each round's walls (name -> wall s)."""
 

@@ -142,7 +142,8 @@ def test_killed_run_resumes_to_the_same_shards(clean_run, many_inputs, tmp_path)
 def flaky_shard_writes(monkeypatch, markers) -> None:
     """Each shard write fails on its first attempt, in this process and in runner workers."""
     markers.mkdir()
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]))
+    paths = [str(REPO / "tests"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     flaky = functools.partial(faults.fail_once, real=transforms.write_shard, markers=str(markers), key=faults.shard_key)
     monkeypatch.setattr(transforms, "write_shard", flaky)
 
